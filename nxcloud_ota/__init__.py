@@ -1,0 +1,84 @@
+"""nxcloud_ota: the asyncio client of NXCloud's OTA one-click-login API.
+
+>>> from nxcloud_ota import AsyncOtaClient
+>>> client = AsyncOtaClient(access_key="ak", access_secret="s3cret", app_key="app")
+>>> client
+AsyncOtaClient(access_key='ak', app_key='app', base_url='https://api2.nxcloud.com')
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._bulk import BulkItem, InitOutcome
+from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncOtaClient
+from ._errors import (
+    ApiError,
+    AppNotPricedError,
+    AppUnavailableError,
+    AuthError,
+    ConnectionFailedError,
+    InsufficientBalanceError,
+    InternalServerError,
+    InvalidInputError,
+    InvalidParameterError,
+    NxCloudError,
+    PermissionDeniedError,
+    PoolTimeoutError,
+    ProtocolError,
+    RateLimitedError,
+    RecordNotFoundError,
+    RequestFailedError,
+    RequestMaybeSentError,
+    ServerError,
+    SignatureError,
+    TimestampExpiredError,
+    TransportError,
+)
+from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
+from ._retry import RetryPolicy
+from ._signing import Algorithm, compute_sign
+from ._validation import mask_phone
+from ._version import __version__
+
+# A library configures no logging output of its own; the application decides.
+logging.getLogger("nxcloud_ota").addHandler(logging.NullHandler())
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "Algorithm",
+    "ApiError",
+    "AppNotPricedError",
+    "AppUnavailableError",
+    "AsyncOtaClient",
+    "AuthError",
+    "BulkItem",
+    "CallbackEvent",
+    "ConnectionFailedError",
+    "InitOutcome",
+    "InitRequest",
+    "InitResult",
+    "InsufficientBalanceError",
+    "InternalServerError",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "NxCloudError",
+    "PermissionDeniedError",
+    "PoolTimeoutError",
+    "ProtocolError",
+    "RateLimitedError",
+    "RecordNotFoundError",
+    "RequestFailedError",
+    "RequestMaybeSentError",
+    "RetryPolicy",
+    "ServerError",
+    "SignatureError",
+    "TimestampExpiredError",
+    "TransportError",
+    "VerifyResult",
+    "VerifyStatus",
+    "__version__",
+    "compute_sign",
+    "mask_phone",
+]

@@ -1,0 +1,127 @@
+"""Bulk initiation: many ``init`` calls with bounded concurrency, one outcome each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
+from typing import TypeAlias
+
+import attrs
+
+from ._errors import InvalidInputError, NxCloudError
+from ._models import InitRequest, InitResult
+from ._retry import Attempts
+
+__all__ = ["BulkItem", "InitOutcome", "run_init_many"]
+
+BulkItem: TypeAlias = "InitRequest | tuple[str, str]"
+"""One input of :meth:`AsyncOtaClient.init_many`: a ``(phone, user_ip)`` pair or a request."""
+
+
+@attrs.frozen
+class InitOutcome:
+    """What became of one input of :meth:`AsyncOtaClient.init_many`.
+
+    Exactly one of ``result`` and ``error`` is set. ``index`` is the item's
+    position in the input, ``attempts`` the requests sent for it (0 when it failed
+    validation) and ``elapsed`` the seconds it took.
+    """
+
+    index: int
+    item: object
+    result: InitResult | None
+    error: NxCloudError | None
+    attempts: int
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when the login was started."""
+        return self.error is None
+
+
+def _as_request(item: object) -> InitRequest:
+    if isinstance(item, InitRequest):
+        return item
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return InitRequest(phone=item[0], user_ip=item[1])
+    raise InvalidInputError("item", "must be a (phone, user_ip) pair or an InitRequest")
+
+
+async def _aiter(
+    items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+) -> AsyncGenerator[object, None]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+async def run_init_many(
+    init: Callable[[InitRequest, Attempts], Awaitable[InitResult]],
+    items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+    *,
+    concurrency: int,
+    ordered: bool,
+    monotonic: Callable[[], float],
+) -> AsyncIterator[InitOutcome]:
+    """Yield one :class:`InitOutcome` per item; see :meth:`AsyncOtaClient.init_many`.
+
+    At most ``concurrency`` items are in flight, and in ordered mode the finished
+    ones waiting for an earlier item count against that bound too, so memory stays
+    bounded whatever the input's length. On exit (normal, ``break`` or
+    cancellation) every call still in flight is cancelled and awaited.
+    """
+
+    async def one(index: int, item: object) -> InitOutcome:
+        started = monotonic()
+        attempts = Attempts()
+        try:
+            result = await init(_as_request(item), attempts)
+        except NxCloudError as exc:
+            return InitOutcome(index, item, None, exc, attempts.count, monotonic() - started)
+        return InitOutcome(index, item, result, None, attempts.count, monotonic() - started)
+
+    source = _aiter(items)
+    in_flight: set[asyncio.Task[InitOutcome]] = set()
+    finished: dict[int, InitOutcome] = {}  # ordered mode: done, waiting for an earlier one
+    next_index = 0  # the next input position to read
+    next_out = 0  # ordered mode: the next position to yield
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(in_flight) + len(finished) < concurrency:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                in_flight.add(asyncio.ensure_future(one(next_index, item)))
+                next_index += 1
+            if not in_flight:
+                return
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            outcomes = sorted((task.result() for task in done), key=lambda o: o.index)
+            if not ordered:
+                for outcome in outcomes:
+                    yield outcome
+                continue
+            finished.update((o.index, o) for o in outcomes)
+            while next_out in finished:
+                yield finished.pop(next_out)
+                next_out += 1
+    finally:
+        for task in in_flight:
+            task.cancel()
+        if in_flight:
+            await asyncio.wait(in_flight)
+        await source.aclose()

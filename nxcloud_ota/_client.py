@@ -1,0 +1,319 @@
+"""``AsyncOtaClient``: one shared ``httpx.AsyncClient``, a signing hook, a retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random as _random
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import TypeVar
+
+import attrs
+import httpx
+
+from ._auth import Secret, SigningAuth
+from ._bulk import BulkItem, InitOutcome, run_init_many
+from ._envelope import decode_response
+from ._errors import ApiError, InvalidInputError, ProtocolError, TimestampExpiredError
+from ._httperrors import from_httpx_error
+from ._models import InitRequest, InitResult, VerifyResult
+from ._retry import Attempts, RetryPolicy, call_with_retries
+from ._signing import ALGORITHMS, Algorithm
+from ._validation import mask_phone, validate_token
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api2.nxcloud.com"
+"""The provider's API host."""
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
+"""10 s to read, 5 s to connect, 10 s to wait for a pooled connection: each well
+inside the provider's 60 s timestamp window."""
+
+_log = logging.getLogger("nxcloud_ota")
+
+
+def _access_key(value: object) -> str:
+    return validate_token(value, "access_key", ascii_only=True)
+
+
+def _app_key(value: object) -> str:
+    return validate_token(value, "app_key")
+
+
+def _secret(value: object) -> Secret:
+    return Secret(validate_token(value, "access_secret"))
+
+
+def _base_url(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise InvalidInputError("base_url", "must be an http(s) URL")
+    return value.rstrip("/")
+
+
+def _algorithm(value: object) -> Algorithm:
+    for name in ALGORITHMS:
+        if value == name:
+            return name
+    raise InvalidInputError("algorithm", "must be 'md5' or 'sha256'")
+
+
+def _policy(value: RetryPolicy | None) -> RetryPolicy:
+    return RetryPolicy() if value is None else value
+
+
+@attrs.define(kw_only=True, eq=False, repr=False)
+class AsyncOtaClient:
+    """The asyncio client of NXCloud's OTA one-click-login API.
+
+    Create one per process (for example in a FastAPI lifespan) and share it: it
+    holds one connection pool. Use it as an async context manager, or call
+    :meth:`aclose`. Every argument is validated here, and every call validates its
+    own, so bad input fails before anything is sent.
+
+    ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
+    ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
+    an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
+    ``clock``, ``sleep`` and ``random`` exist so tests can be deterministic.
+    """
+
+    access_key: str = attrs.field(converter=_access_key)
+    _access_secret: Secret = attrs.field(converter=_secret, alias="access_secret")
+    app_key: str = attrs.field(converter=_app_key)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_base_url)
+    algorithm: Algorithm = attrs.field(default="md5", converter=_algorithm)
+    timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT
+    retry: RetryPolicy = attrs.field(default=None, converter=_policy)
+    _transport: httpx.AsyncBaseTransport | None = attrs.field(default=None, alias="transport")
+    _http_client: httpx.AsyncClient | None = attrs.field(default=None, alias="http_client")
+    _clock: Callable[[], float] = attrs.field(default=time.time, alias="clock")
+    _sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, alias="sleep")
+    _random: Callable[[], float] = attrs.field(default=_random.random, alias="random")
+
+    _http: httpx.AsyncClient = attrs.field(init=False)
+    _owns_http: bool = attrs.field(init=False)
+    _auth: SigningAuth = attrs.field(init=False)
+    _clock_offset_ms: int = attrs.field(init=False, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        if self._http_client is not None:
+            if self._transport is not None:
+                raise InvalidInputError("transport", "give either transport or http_client")
+            self._http, self._owns_http = self._http_client, False
+        else:
+            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+            self._owns_http = True
+        self._auth = SigningAuth(
+            access_key=self.access_key,
+            access_secret=self._access_secret,
+            algorithm=self.algorithm,
+            clock_ms=self._now_ms,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> AsyncOtaClient:
+        """Create a client from ``NXCLOUD_ACCESS_KEY``, ``NXCLOUD_ACCESS_SECRET``,
+        ``NXCLOUD_APP_KEY`` and, optionally, ``NXCLOUD_BASE_URL``.
+
+        A missing variable raises :class:`InvalidInputError` naming it.
+        """
+        env = os.environ if environ is None else environ
+
+        def need(name: str) -> str:
+            value = env.get(name)
+            if not value:
+                raise InvalidInputError(name, "is not set")
+            return value
+
+        return cls(
+            access_key=need("NXCLOUD_ACCESS_KEY"),
+            access_secret=need("NXCLOUD_ACCESS_SECRET"),
+            app_key=need("NXCLOUD_APP_KEY"),
+            base_url=env.get("NXCLOUD_BASE_URL") or DEFAULT_BASE_URL,
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            http_client=http_client,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncOtaClient(access_key={self.access_key!r}, app_key={self.app_key!r}, "
+            f"base_url={self.base_url!r})"
+        )
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """The correction added to the local clock for ``ts``, in milliseconds."""
+        return self._clock_offset_ms
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000) + self._clock_offset_ms
+
+    async def __aenter__(self) -> AsyncOtaClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the ``http_client`` was given to us)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def init(self, phone: str, user_ip: str) -> InitResult:
+        """Start a login for ``phone`` from the end user's ``user_ip``.
+
+        Returns the ``url`` to open on the phone (over mobile data) and the
+        ``request_id`` for :meth:`verify`. This call is billed and has no
+        idempotency key: it is retried only when the provider certainly did not
+        start a login (see :doc:`/errors`); otherwise a
+        :class:`RequestMaybeSentError` says a login may have started.
+        """
+        return await self._init_request(InitRequest(phone=phone, user_ip=user_ip), Attempts())
+
+    async def verify(self, request_id: str) -> VerifyResult:
+        """Return the state of the login ``request_id`` (``PENDING`` until it ends)."""
+        request_id = validate_token(request_id, "request_id")
+        body = self._body({"appkey": self.app_key, "requestId": request_id})
+        return await self._call(
+            "verify", body, VerifyResult.from_data, idempotent=True, attempts=Attempts()
+        )
+
+    def init_many(
+        self,
+        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        *,
+        concurrency: int = 100,
+        ordered: bool = False,
+    ) -> AsyncIterator[InitOutcome]:
+        """Start many logins, at most ``concurrency`` at a time; yield one outcome each.
+
+        ``items`` are ``(phone, user_ip)`` pairs or :class:`InitRequest` objects,
+        from any iterable or async iterable; they are read lazily, so memory stays
+        bounded by ``concurrency``. A failing item yields an outcome with its error
+        and never stops the run. Outcomes come as they complete, or in input order
+        with ``ordered=True``. Leaving the loop early cancels the calls in flight
+        (use ``contextlib.aclosing`` to do it at once).
+        """
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError("concurrency", "must be a whole number >= 1")
+        return run_init_many(
+            self._init_request,
+            items,
+            concurrency=concurrency,
+            ordered=ordered,
+            monotonic=time.monotonic,
+        )
+
+    async def _init_request(self, request: InitRequest, attempts: Attempts) -> InitResult:
+        body = self._body(
+            {"appkey": self.app_key, "phone": request.phone, "userIp": request.user_ip}
+        )
+        return await self._call(
+            "init",
+            body,
+            InitResult.from_data,
+            idempotent=False,
+            attempts=attempts,
+            phone=request.phone,
+        )
+
+    @staticmethod
+    def _body(fields: dict[str, str]) -> bytes:
+        # Encoded once; these exact bytes are signed and sent.
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+    async def _call(
+        self,
+        action: str,
+        body: bytes,
+        parse: Callable[[Mapping[str, object]], T],
+        *,
+        idempotent: bool,
+        attempts: Attempts,
+        phone: str | None = None,
+    ) -> T:
+        request = self._http.build_request(
+            "POST",
+            f"{self.base_url}/api/ota/{action}",
+            content=body,
+            headers={"Content-Type": "application/json", "bizType": "6", "action": action},
+        )
+        masked = mask_phone(phone) if phone is not None else None
+
+        async def attempt() -> T:
+            started = time.monotonic()
+            outcome: object = "no answer"
+            try:
+                try:
+                    response = await self._http.send(request, auth=self._auth)
+                except httpx.RequestError as exc:
+                    outcome = type(exc).__name__
+                    raise from_httpx_error(
+                        exc, action=action, phone_masked=masked, ts=request.headers.get("ts")
+                    ) from exc
+                try:
+                    result = decode_response(response.status_code, response.content, parse)
+                except ApiError as exc:
+                    outcome = f"code={exc.code}"
+                    if isinstance(exc, TimestampExpiredError):
+                        self._correct_clock(response.headers.get("Date"))
+                    raise
+                except ProtocolError:
+                    outcome = f"invalid envelope, HTTP {response.status_code}"
+                    raise
+                outcome = "code=0"
+                return result
+            finally:
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug(
+                        "%s attempt=%d phone=%s %s elapsed_ms=%.1f",
+                        action,
+                        attempts.count,
+                        masked,
+                        outcome,
+                        (time.monotonic() - started) * 1000,
+                    )
+
+        return await call_with_retries(
+            attempt,
+            policy=self.retry,
+            idempotent=idempotent,
+            attempts=attempts,
+            sleep=self._sleep,
+            random=self._random,
+            monotonic=time.monotonic,
+            action=action,
+        )
+
+    def _correct_clock(self, date_header: str | None) -> None:
+        """After a 1004, take the provider's clock from its ``Date`` header."""
+        if not date_header:
+            return
+        try:
+            server_ms = int(parsedate_to_datetime(date_header).timestamp() * 1000)
+        except (TypeError, ValueError):
+            return
+        self._clock_offset_ms = server_ms - int(self._clock() * 1000)
+        _log.warning("clock offset to the provider corrected to %+d ms", self._clock_offset_ms)

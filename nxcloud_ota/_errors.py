@@ -1,0 +1,217 @@
+"""Every exception the package raises, and the one table that maps API codes to them.
+
+The tree::
+
+    NxCloudError
+    ├── InvalidInputError            (also a ValueError) bad input, nothing was sent
+    ├── TransportError               the HTTP exchange failed; the httpx error is __cause__
+    │   ├── ConnectionFailedError    the request never left (connect error, DNS, refused)
+    │   ├── PoolTimeoutError         no free connection in time: local saturation
+    │   └── RequestMaybeSentError    it may have reached the server (read timeout,
+    │                                reset mid-response): an init may have started
+    ├── ProtocolError                the answer is not a valid envelope (HTML, truncated JSON)
+    └── ApiError                     the API answered a non-zero ``code``
+        ├── AuthError                1000-1099
+        │   ├── SignatureError       1003
+        │   ├── TimestampExpiredError 1004
+        │   └── PermissionDeniedError 1005
+        ├── ServerError              the provider's side
+        │   ├── RequestFailedError   88 (not retried)
+        │   └── InternalServerError  99 (retried)
+        ├── RecordNotFoundError      2205
+        ├── RateLimitedError         2206 (retried, slows the client down)
+        ├── InvalidParameterError    9901
+        ├── AppUnavailableError      9906
+        ├── AppNotPricedError        9907
+        └── InsufficientBalanceError 9908
+
+Codes the table does not know raise a plain :class:`ApiError` that keeps ``code``
+and ``msg``. Never branch on ``msg``: the provider localises it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AppNotPricedError",
+    "AppUnavailableError",
+    "AuthError",
+    "ConnectionFailedError",
+    "InsufficientBalanceError",
+    "InternalServerError",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "NxCloudError",
+    "PermissionDeniedError",
+    "PoolTimeoutError",
+    "ProtocolError",
+    "RateLimitedError",
+    "RecordNotFoundError",
+    "RequestFailedError",
+    "RequestMaybeSentError",
+    "ServerError",
+    "SignatureError",
+    "TimestampExpiredError",
+    "TransportError",
+    "error_for_code",
+]
+
+
+class NxCloudError(Exception):
+    """Base class of every error raised by ``nxcloud_ota``."""
+
+
+class InvalidInputError(NxCloudError, ValueError):
+    """An argument is invalid; raised before anything is sent.
+
+    ``field`` names the offending argument (``"phone"``, ``"user_ip"``, ...).
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class TransportError(NxCloudError):
+    """The HTTP exchange failed; the underlying ``httpx`` error is ``__cause__``.
+
+    ``action`` is ``"init"`` or ``"verify"``; ``attempts`` counts the requests tried.
+    """
+
+    def __init__(self, message: str, *, action: str, attempts: int = 1) -> None:
+        self.action = action
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class ConnectionFailedError(TransportError):
+    """The request never left this machine (connect error, DNS failure, refused)."""
+
+
+class PoolTimeoutError(TransportError):
+    """No pooled connection became free in time.
+
+    This is local saturation, not a provider problem: raise the pool limits, lower
+    the concurrency, or lengthen ``timeout.pool``. It is not retried.
+    """
+
+
+class RequestMaybeSentError(TransportError):
+    """The request may have reached the provider, but no answer was read.
+
+    For ``init`` this means a (billed) login may have started: it is never retried
+    blindly. ``phone_masked`` and ``ts`` (the timestamp of the last attempt, in ms)
+    identify the attempt for reconciliation.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        attempts: int = 1,
+        phone_masked: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        super().__init__(message, action=action, attempts=attempts)
+        self.phone_masked = phone_masked
+        self.ts = ts
+
+
+class ProtocolError(NxCloudError):
+    """The response is not a valid API envelope.
+
+    ``status_code`` is the HTTP status and ``excerpt`` a short, printable start of
+    the body (for example a gateway's HTML error page).
+    """
+
+    def __init__(self, problem: str, *, status_code: int, excerpt: str) -> None:
+        self.problem = problem
+        self.status_code = status_code
+        self.excerpt = excerpt
+        super().__init__(f"{problem} (HTTP {status_code}): {excerpt!r}")
+
+
+class ApiError(NxCloudError):
+    """The API answered with a non-zero ``code``; ``msg`` is its (localised) text."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        self.code = code
+        self.msg = msg
+        super().__init__(f"NXCloud API error {code}: {msg}")
+
+
+class AuthError(ApiError):
+    """Authentication failed (codes 1000-1099): headers, signature or permission."""
+
+
+class SignatureError(AuthError):
+    """Code 1003: the signature does not match (wrong secret or altered body)."""
+
+
+class TimestampExpiredError(AuthError):
+    """Code 1004: ``ts`` is more than 60 s away from the provider's clock."""
+
+
+class PermissionDeniedError(AuthError):
+    """Code 1005: unknown access key, or the account lacks the OTA product."""
+
+
+class ServerError(ApiError):
+    """The provider failed on its side (codes 88 and 99)."""
+
+
+class RequestFailedError(ServerError):
+    """Code 88: the request failed; the provider asks you to contact support."""
+
+
+class InternalServerError(ServerError):
+    """Code 99: a transient system error; retried with backoff."""
+
+
+class RecordNotFoundError(ApiError):
+    """Code 2205: no such record (``verify`` of an unknown or expired ``request_id``)."""
+
+
+class RateLimitedError(ApiError):
+    """Code 2206: requests are too frequent; retried with backoff."""
+
+
+class InvalidParameterError(ApiError):
+    """Code 9901: a parameter is missing or invalid."""
+
+
+class AppUnavailableError(ApiError):
+    """Code 9906: the application (``app_key``) does not exist or is disabled."""
+
+
+class AppNotPricedError(ApiError):
+    """Code 9907: the application has no price configured."""
+
+
+class InsufficientBalanceError(ApiError):
+    """Code 9908: the account balance is insufficient."""
+
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    88: RequestFailedError,
+    99: InternalServerError,
+    1003: SignatureError,
+    1004: TimestampExpiredError,
+    1005: PermissionDeniedError,
+    2205: RecordNotFoundError,
+    2206: RateLimitedError,
+    9901: InvalidParameterError,
+    9906: AppUnavailableError,
+    9907: AppNotPricedError,
+    9908: InsufficientBalanceError,
+}
+
+
+def error_for_code(code: int, msg: str) -> ApiError:
+    """Return the exception for a non-zero envelope ``code`` (not raised)."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        cls = AuthError if 1000 <= code <= 1099 else ApiError
+    return cls(code, msg)

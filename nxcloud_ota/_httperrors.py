@@ -1,0 +1,58 @@
+"""Mapping httpx's exceptions to the package's, by whether the request may have been sent."""
+
+from __future__ import annotations
+
+import httpx
+
+from ._errors import (
+    ConnectionFailedError,
+    NxCloudError,
+    PoolTimeoutError,
+    ProtocolError,
+    RequestMaybeSentError,
+    TransportError,
+)
+
+__all__ = ["from_httpx_error"]
+
+
+def from_httpx_error(
+    exc: httpx.RequestError,
+    *,
+    action: str,
+    phone_masked: str | None = None,
+    ts: str | None = None,
+) -> NxCloudError:
+    """Return the package error for an httpx failure (the caller raises it ``from exc``).
+
+    Only failures that certainly happened before the request left (connecting) are
+    "never sent". A pool timeout is local saturation. Everything after the
+    connection was made (write or read errors and timeouts, a reset or a
+    disconnect) may have reached the server.
+    """
+    name = type(exc).__name__
+    if isinstance(exc, httpx.PoolTimeout):
+        return PoolTimeoutError(
+            f"{action}: no free connection within the pool timeout; raise the pool limits, "
+            "lower the concurrency or lengthen timeout.pool",
+            action=action,
+        )
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return ConnectionFailedError(
+            f"{action}: could not connect ({name}); the request was not sent",
+            action=action,
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return ProtocolError("the response body could not be decoded", status_code=0, excerpt="")
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.ProxyError)):
+        return TransportError(f"{action}: request not sent ({name}: {exc})", action=action)
+    if action == "init":
+        where = f" for phone {phone_masked}" if phone_masked else ""
+        message = (
+            f"init: the request may have reached the server ({name}); a login{where} "
+            f"may have started (ts={ts}). It was not retried, to avoid a second billed "
+            "login: reconcile before trying again"
+        )
+    else:
+        message = f"{action}: the request may have reached the server ({name})"
+    return RequestMaybeSentError(message, action=action, phone_masked=phone_masked, ts=ts)
