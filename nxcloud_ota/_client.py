@@ -81,7 +81,8 @@ class AsyncOtaClient:
     ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
     ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
     an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
-    ``clock``, ``sleep`` and ``random`` exist so tests can be deterministic.
+    ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
+    ``sleep`` and ``random`` exist so tests can be deterministic.
     """
 
     access_key: str = attrs.field(converter=_access_key)
@@ -96,6 +97,7 @@ class AsyncOtaClient:
     _clock: Callable[[], float] = attrs.field(default=time.time, alias="clock")
     _sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, alias="sleep")
     _random: Callable[[], float] = attrs.field(default=_random.random, alias="random")
+    _monotonic: Callable[[], float] = attrs.field(default=time.monotonic, alias="monotonic")
 
     _http: httpx.AsyncClient = attrs.field(init=False)
     _owns_http: bool = attrs.field(init=False)
@@ -223,7 +225,7 @@ class AsyncOtaClient:
             items,
             concurrency=concurrency,
             ordered=ordered,
-            monotonic=time.monotonic,
+            monotonic=self._monotonic,
         )
 
     async def _init_request(self, request: InitRequest, attempts: Attempts) -> InitResult:
@@ -263,7 +265,7 @@ class AsyncOtaClient:
         masked = mask_phone(phone) if phone is not None else None
 
         async def attempt() -> T:
-            started = time.monotonic()
+            started = self._monotonic()
             outcome: object = "no answer"
             try:
                 try:
@@ -293,7 +295,7 @@ class AsyncOtaClient:
                         attempts.count,
                         masked,
                         outcome,
-                        (time.monotonic() - started) * 1000,
+                        (self._monotonic() - started) * 1000,
                     )
 
         return await call_with_retries(
@@ -303,7 +305,7 @@ class AsyncOtaClient:
             attempts=attempts,
             sleep=self._sleep,
             random=self._random,
-            monotonic=time.monotonic,
+            monotonic=self._monotonic,
             action=action,
         )
 
