@@ -9,22 +9,24 @@ import os
 import random as _random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import TypeVar
 
 import attrs
 import httpx
 
-from ._auth import Secret, SigningAuth
+from ._aiohttp_transport import AiohttpTransport
+from ._auth import Secret
 from ._bulk import BulkItem, InitOutcome, run_init_many
-from ._envelope import decode_response
-from ._errors import ApiError, InvalidInputError, ProtocolError, TimestampExpiredError
-from ._httperrors import from_httpx_error
+from ._errors import (
+    InvalidInputError,
+)
+from ._exchange import Exchange
 from ._models import InitRequest, InitResult, VerifyResult
-from ._retry import Attempts, RetryPolicy, call_with_retries
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter
+from ._retry import Attempts, RetryPolicy
 from ._signing import ALGORITHMS, Algorithm
-from ._validation import mask_phone, validate_token
+from ._validation import validate_token
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
 
@@ -78,10 +80,14 @@ class AsyncOtaClient:
     :meth:`aclose`. Every argument is validated here, and every call validates its
     own, so bad input fails before anything is sent.
 
-    ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
+    By default requests go through :class:`AiohttpTransport` (aiohttp's connection
+    pool under httpx), which holds up under bulk concurrency where httpx's own pool
+    does not. ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
     ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
     an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
-    ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
+    ``rate_limiter`` paces every call of the client; by default an
+    :class:`AdaptiveRateLimiter` that learns the provider's limit from 2206
+    answers. ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
     ``sleep`` and ``random`` exist so tests can be deterministic.
     """
 
@@ -94,6 +100,7 @@ class AsyncOtaClient:
     retry: RetryPolicy = attrs.field(default=None, converter=_policy)
     _transport: httpx.AsyncBaseTransport | None = attrs.field(default=None, alias="transport")
     _http_client: httpx.AsyncClient | None = attrs.field(default=None, alias="http_client")
+    _rate_limiter: RateLimiter | None = attrs.field(default=None, alias="rate_limiter")
     _clock: Callable[[], float] = attrs.field(default=time.time, alias="clock")
     _sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, alias="sleep")
     _random: Callable[[], float] = attrs.field(default=_random.random, alias="random")
@@ -101,8 +108,7 @@ class AsyncOtaClient:
 
     _http: httpx.AsyncClient = attrs.field(init=False)
     _owns_http: bool = attrs.field(init=False)
-    _auth: SigningAuth = attrs.field(init=False)
-    _clock_offset_ms: int = attrs.field(init=False, default=0)
+    _exchange: Exchange = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if self._http_client is not None:
@@ -110,13 +116,23 @@ class AsyncOtaClient:
                 raise InvalidInputError("transport", "give either transport or http_client")
             self._http, self._owns_http = self._http_client, False
         else:
+            if self._transport is None:
+                self._transport = AiohttpTransport()
             self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
-        self._auth = SigningAuth(
+        self._exchange = Exchange(
+            http=self._http,
+            base_url=self.base_url,
             access_key=self.access_key,
             access_secret=self._access_secret,
             algorithm=self.algorithm,
-            clock_ms=self._now_ms,
+            policy=self.retry,
+            limiter=self._rate_limiter
+            or AdaptiveRateLimiter(clock=self._monotonic, sleep=self._sleep, random=self._random),
+            clock=self._clock,
+            monotonic=self._monotonic,
+            sleep=self._sleep,
+            random=self._random,
         )
 
     @classmethod
@@ -160,12 +176,15 @@ class AsyncOtaClient:
         )
 
     @property
+    def rate_limiter(self) -> RateLimiter:
+        """The limiter every call of this client goes through (``.rate`` for the
+        current rate of an :class:`AdaptiveRateLimiter`)."""
+        return self._exchange.limiter
+
+    @property
     def clock_offset_ms(self) -> int:
         """The correction added to the local clock for ``ts``, in milliseconds."""
-        return self._clock_offset_ms
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000) + self._clock_offset_ms
+        return self._exchange.clock_offset_ms
 
     async def __aenter__(self) -> AsyncOtaClient:
         return self
@@ -198,7 +217,7 @@ class AsyncOtaClient:
         """Return the state of the login ``request_id`` (``PENDING`` until it ends)."""
         request_id = validate_token(request_id, "request_id")
         body = self._body({"appkey": self.app_key, "requestId": request_id})
-        return await self._call(
+        return await self._exchange.call(
             "verify", body, VerifyResult.from_data, idempotent=True, attempts=Attempts()
         )
 
@@ -220,6 +239,10 @@ class AsyncOtaClient:
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError("concurrency", "must be a whole number >= 1")
+        if isinstance(self._transport, AiohttpTransport):
+            # Calls beyond the pool's size would queue for a connection, and
+            # could time out waiting, instead of running concurrently.
+            self._transport.grow_to(concurrency)
         return run_init_many(
             self._init_request,
             items,
@@ -232,7 +255,7 @@ class AsyncOtaClient:
         body = self._body(
             {"appkey": self.app_key, "phone": request.phone, "userIp": request.user_ip}
         )
-        return await self._call(
+        return await self._exchange.call(
             "init",
             body,
             InitResult.from_data,
@@ -245,77 +268,3 @@ class AsyncOtaClient:
     def _body(fields: dict[str, str]) -> bytes:
         # Encoded once; these exact bytes are signed and sent.
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
-
-    async def _call(
-        self,
-        action: str,
-        body: bytes,
-        parse: Callable[[Mapping[str, object]], T],
-        *,
-        idempotent: bool,
-        attempts: Attempts,
-        phone: str | None = None,
-    ) -> T:
-        request = self._http.build_request(
-            "POST",
-            f"{self.base_url}/api/ota/{action}",
-            content=body,
-            headers={"Content-Type": "application/json", "bizType": "6", "action": action},
-        )
-        masked = mask_phone(phone) if phone is not None else None
-
-        async def attempt() -> T:
-            started = self._monotonic()
-            outcome: object = "no answer"
-            try:
-                try:
-                    response = await self._http.send(request, auth=self._auth)
-                except httpx.RequestError as exc:
-                    outcome = type(exc).__name__
-                    raise from_httpx_error(
-                        exc, action=action, phone_masked=masked, ts=request.headers.get("ts")
-                    ) from exc
-                try:
-                    result = decode_response(response.status_code, response.content, parse)
-                except ApiError as exc:
-                    outcome = f"code={exc.code}"
-                    if isinstance(exc, TimestampExpiredError):
-                        self._correct_clock(response.headers.get("Date"))
-                    raise
-                except ProtocolError:
-                    outcome = f"invalid envelope, HTTP {response.status_code}"
-                    raise
-                outcome = "code=0"
-                return result
-            finally:
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug(
-                        "%s attempt=%d phone=%s %s elapsed_ms=%.1f",
-                        action,
-                        attempts.count,
-                        masked,
-                        outcome,
-                        (self._monotonic() - started) * 1000,
-                    )
-
-        return await call_with_retries(
-            attempt,
-            policy=self.retry,
-            idempotent=idempotent,
-            attempts=attempts,
-            sleep=self._sleep,
-            random=self._random,
-            monotonic=self._monotonic,
-            action=action,
-        )
-
-    def _correct_clock(self, date_header: str | None) -> None:
-        """After a 1004, take the provider's clock from its ``Date`` header."""
-        if not date_header:
-            return
-        try:
-            server_ms = int(parsedate_to_datetime(date_header).timestamp() * 1000)
-        except (TypeError, ValueError):
-            return
-        self._clock_offset_ms = server_ms - int(self._clock() * 1000)
-        _log.warning("clock offset to the provider corrected to %+d ms", self._clock_offset_ms)

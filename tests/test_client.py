@@ -8,7 +8,15 @@ import httpx
 import pytest
 
 import nxcloud_ota as ota
-from tests._support import ACCESS_KEY, ACCESS_SECRET, APP_KEY, Recorder, envelope, init_ok
+from tests._support import (
+    ACCESS_KEY,
+    ACCESS_SECRET,
+    APP_KEY,
+    NoLimit,
+    Recorder,
+    envelope,
+    init_ok,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -244,7 +252,9 @@ async def test_waits_use_full_jitter_and_the_injected_sleep() -> None:
 
     recorder = Recorder(envelope(2206))
     policy = ota.RetryPolicy(max_attempts=5, initial_wait=1.0, max_wait=3.0, deadline=None)
-    async with make_client(recorder, retry=policy, sleep=sleep, random=lambda: 0.5) as client:
+    async with make_client(
+        recorder, retry=policy, sleep=sleep, random=lambda: 0.5, rate_limiter=NoLimit()
+    ) as client:
         with pytest.raises(ota.RateLimitedError):
             await client.init("8615800001795", "203.0.113.7")
     assert slept == [0.5, 1.0, 1.5, 1.5]
@@ -323,7 +333,7 @@ async def test_secret_absent_from_repr_logs_and_errors(caplog: pytest.LogCapture
     caplog.set_level(logging.DEBUG, logger="nxcloud_ota")
     recorder = Recorder(envelope(2206), init_ok(), envelope(1003), httpx.ReadTimeout("t"))
     client = make_client(recorder)
-    texts = [repr(client), str(client), repr(client._auth)]
+    texts = [repr(client), str(client), repr(client._exchange), repr(client._exchange.auth)]
     async with client:
         await client.init("8615800001795", "203.0.113.7")
         for _ in range(2):

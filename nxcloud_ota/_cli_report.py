@@ -1,0 +1,249 @@
+"""The arithmetic and wording behind the CLI: summaries, exit codes, error lines
+and the ``verify --wait`` polling schedule. Pure functions, no click, no rich.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+
+import attrs
+
+from ._errors import (
+    ApiError,
+    AppNotPricedError,
+    AppUnavailableError,
+    AuthError,
+    ConnectionFailedError,
+    InsufficientBalanceError,
+    InternalServerError,
+    InvalidInputError,
+    InvalidParameterError,
+    NxCloudError,
+    PermissionDeniedError,
+    PoolTimeoutError,
+    ProtocolError,
+    RateLimitedError,
+    RecordNotFoundError,
+    RequestFailedError,
+    RequestMaybeSentError,
+    SignatureError,
+    TimestampExpiredError,
+    TransportError,
+)
+from ._models import VerifyResult
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "BulkSummary",
+    "WaitTimeoutError",
+    "backoff_delays",
+    "error_line",
+    "exit_code_for",
+    "failure_key",
+    "redact",
+    "wait_for_final",
+]
+
+EXIT_OK = 0
+"""Everything succeeded."""
+EXIT_ERROR = 1
+"""The API answered an error, the transport failed, or an item of a bulk failed."""
+EXIT_USAGE = 2
+"""The command line or an input value is wrong (click's own usage errors use 2 too)."""
+
+_FIELD_HINTS: dict[str, str] = {
+    "phone": "--phone",
+    "user_ip": "--user-ip",
+    "request_id": "the REQUEST_ID argument",
+    "access_key": "--access-key or NXCLOUD_ACCESS_KEY",
+    "access_secret": "--access-secret or NXCLOUD_ACCESS_SECRET",
+    "app_key": "--app-key or NXCLOUD_APP_KEY",
+    "base_url": "--base-url or NXCLOUD_BASE_URL",
+}
+
+# Most specific first: the first isinstance match wins.
+_HINTS: tuple[tuple[type[NxCloudError], str], ...] = (
+    (SignatureError, "check the access secret (--access-secret or NXCLOUD_ACCESS_SECRET)"),
+    (TimestampExpiredError, "this machine's clock is off by more than 60 s: synchronise it"),
+    (
+        PermissionDeniedError,
+        "check the access key (--access-key or NXCLOUD_ACCESS_KEY) "
+        "and that the account has the OTA product",
+    ),
+    (AuthError, "check the credentials (--access-key, --access-secret)"),
+    (RequestFailedError, "the provider could not process the request: contact NXCloud support"),
+    (InternalServerError, "the provider kept failing: try again later"),
+    (RecordNotFoundError, "the request id is unknown or has expired: start a new login"),
+    (RateLimitedError, "too many requests: lower --concurrency or try again later"),
+    (InvalidParameterError, "a parameter was rejected: check the phone number and user IP"),
+    (AppUnavailableError, "check the app key (--app-key or NXCLOUD_APP_KEY) in the console"),
+    (AppNotPricedError, "configure a price for the application in the NXCloud console"),
+    (InsufficientBalanceError, "top up the account balance"),
+    (
+        RequestMaybeSentError,
+        "the request may have reached the provider (a login may have started): "
+        "check before retrying",
+    ),
+    (ConnectionFailedError, "check --base-url (or NXCLOUD_BASE_URL) and the network"),
+    (PoolTimeoutError, "no free connection in time: lower --concurrency"),
+    (TransportError, "check --base-url (or NXCLOUD_BASE_URL) and the network"),
+    (ProtocolError, "the answer is not from the NXCloud API: check --base-url"),
+)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Map an exception to the process exit code: 2 for bad input, 1 for the rest.
+
+    >>> exit_code_for(InvalidInputError("phone", "bad")), exit_code_for(ApiError(88, "x"))
+    (2, 1)
+    """
+    if isinstance(error, InvalidInputError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each non-empty secret with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def error_line(error: NxCloudError, secrets: Iterable[str | None] = ()) -> str:
+    """The one line printed on stderr for an expected error: what failed and what to fix.
+
+    >>> error_line(ApiError(70, "odd"))
+    'error: NXCloud API error 70 (ApiError): odd'
+    """
+    if isinstance(error, InvalidInputError):
+        text = f"{error.field}: {error.problem}"
+        where = _FIELD_HINTS.get(error.field)
+        if where is not None:
+            text += f" (check {where})"
+    elif isinstance(error, ApiError):
+        text = f"NXCloud API error {error.code} ({type(error).__name__}): {error.msg}"
+    else:
+        text = f"{error} ({type(error).__name__})"
+    for cls, hint in _HINTS:
+        if isinstance(error, cls):
+            text += f"; {hint}"
+            break
+    return "error: " + _one_line(redact(text, secrets))
+
+
+def failure_key(error_code: object, error_class: object) -> str:
+    """The label a failure is counted under: ``"2206 RateLimitedError"`` or a class name.
+
+    >>> failure_key(2206, "RateLimitedError"), failure_key(None, "InvalidInputError")
+    ('2206 RateLimitedError', 'InvalidInputError')
+    """
+    name = error_class if isinstance(error_class, str) else "Error"
+    if isinstance(error_code, int) and not isinstance(error_code, bool):
+        return f"{error_code} {name}"
+    return name
+
+
+@attrs.define
+class BulkSummary:
+    """Running totals of a bulk run, fed one output row at a time."""
+
+    succeeded: int = 0
+    failed: Counter[str] = attrs.field(factory=Counter)
+    retries: int = 0
+    """The sum over items of ``attempts - 1``: requests beyond the first."""
+
+    @property
+    def failed_total(self) -> int:
+        """How many items failed, whatever the reason."""
+        return sum(self.failed.values())
+
+    @property
+    def total(self) -> int:
+        """How many items have an outcome."""
+        return self.succeeded + self.failed_total
+
+    def add(self, row: Mapping[str, object]) -> None:
+        """Count one output row (as built by ``outcome_row`` or ``invalid_row``)."""
+        if row.get("ok") is True:
+            self.succeeded += 1
+        else:
+            self.failed[failure_key(row.get("error_code"), row.get("error_class"))] += 1
+        attempts = row.get("attempts")
+        if isinstance(attempts, int) and attempts > 1:
+            self.retries += attempts - 1
+
+    def rate(self, elapsed: float) -> float:
+        """Items per second over ``elapsed`` seconds (0 when nothing could be timed)."""
+        if elapsed <= 0 or not math.isfinite(elapsed):
+            return 0.0
+        return self.total / elapsed
+
+    def lines(self, elapsed: float) -> list[tuple[str, str]]:
+        """The summary as (label, value) pairs, failures sorted by count then label."""
+        out = [("succeeded", str(self.succeeded)), ("failed", str(self.failed_total))]
+        for key, count in sorted(self.failed.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append((f"  {key}", str(count)))
+        out.append(("retries", str(self.retries)))
+        out.append(("elapsed", f"{elapsed:.2f} s"))
+        out.append(("rate", f"{self.rate(elapsed):.1f} req/s"))
+        return out
+
+
+def backoff_delays(
+    initial: float = 0.5, factor: float = 2.0, maximum: float = 5.0
+) -> Iterator[float]:
+    """The pauses between ``verify`` polls: ``initial``, times ``factor``, capped, forever.
+
+    >>> import itertools; list(itertools.islice(backoff_delays(), 6))
+    [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    """
+    delay = initial
+    while True:
+        yield min(delay, maximum)
+        delay = min(delay * factor, maximum)
+
+
+class WaitTimeoutError(NxCloudError):
+    """``verify --wait`` gave up while the login was still ``PENDING``."""
+
+    def __init__(self, last: VerifyResult, timeout: float) -> None:
+        self.last = last
+        self.timeout = timeout
+        super().__init__(
+            f"request {last.request_id} is still {last.status.value} after {timeout:g} s: "
+            "the phone has not opened the url yet; raise --timeout or try again later"
+        )
+
+
+async def wait_for_final(
+    verify: Callable[[], Awaitable[VerifyResult]],
+    *,
+    timeout: float,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+    delays: Iterable[float] | None = None,
+) -> VerifyResult:
+    """Call ``verify`` until the status is final, pausing per ``delays`` in between.
+
+    Raises :class:`WaitTimeoutError` (with the last result) once ``timeout``
+    seconds have passed on ``clock`` and the status is still ``PENDING``.
+    """
+    deadline = clock() + timeout
+    for delay in delays if delays is not None else backoff_delays():
+        result = await verify()
+        if result.status.is_final:
+            return result
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeoutError(result, timeout)
+        await sleep(min(delay, remaining))
+    raise AssertionError("the delay schedule ran out")  # pragma: no cover
