@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from ._aiohttp_transport import AiohttpTransport
 from ._bulk import BulkItem, InitOutcome
 from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncOtaClient
 from ._errors import (
@@ -36,6 +37,7 @@ from ._errors import (
     TransportError,
 )
 from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
+from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RetryBudget
 from ._retry import RetryPolicy
 from ._signing import Algorithm, compute_sign
 from ._validation import mask_phone
@@ -47,6 +49,8 @@ logging.getLogger("nxcloud_ota").addHandler(logging.NullHandler())
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
+    "AdaptiveRateLimiter",
+    "AiohttpTransport",
     "Algorithm",
     "ApiError",
     "AppNotPricedError",
@@ -68,9 +72,11 @@ __all__ = [
     "PoolTimeoutError",
     "ProtocolError",
     "RateLimitedError",
+    "RateLimiter",
     "RecordNotFoundError",
     "RequestFailedError",
     "RequestMaybeSentError",
+    "RetryBudget",
     "RetryPolicy",
     "ServerError",
     "SignatureError",

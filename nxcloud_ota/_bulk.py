@@ -93,6 +93,9 @@ async def run_init_many(
 
     source = _aiter(items)
     in_flight: set[asyncio.Task[InitOutcome]] = set()
+    # Each task reports itself here when done: O(1) per completion, where
+    # asyncio.wait() over the whole in-flight set would be O(concurrency).
+    completed: asyncio.Queue[asyncio.Task[InitOutcome]] = asyncio.Queue()
     finished: dict[int, InitOutcome] = {}  # ordered mode: done, waiting for an earlier one
     next_index = 0  # the next input position to read
     next_out = 0  # ordered mode: the next position to yield
@@ -105,17 +108,19 @@ async def run_init_many(
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                in_flight.add(asyncio.ensure_future(one(next_index, item)))
+                task = asyncio.ensure_future(one(next_index, item))
+                task.add_done_callback(completed.put_nowait)
+                in_flight.add(task)
                 next_index += 1
             if not in_flight:
                 return
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            outcomes = sorted((task.result() for task in done), key=lambda o: o.index)
+            done = await completed.get()
+            in_flight.discard(done)
+            outcome = done.result()
             if not ordered:
-                for outcome in outcomes:
-                    yield outcome
+                yield outcome
                 continue
-            finished.update((o.index, o) for o in outcomes)
+            finished[outcome.index] = outcome
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1

@@ -19,7 +19,7 @@ def excerpt(content: bytes, limit: int = _EXCERPT_LIMIT) -> str:
     """Return a short, printable start of a body, for error messages.
 
     >>> excerpt(b"<html><body>502 Bad Gateway</body></html>", limit=20)
-    '<html><body>502 Bad…'
+    '<html><body>502 Bad …'
     """
     text = content[: limit * 4].decode("utf-8", errors="replace")
     text = "".join(ch if ch.isprintable() else " " for ch in text)

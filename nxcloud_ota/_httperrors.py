@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 
 from ._errors import (
@@ -37,7 +38,7 @@ def from_httpx_error(
             "lower the concurrency or lengthen timeout.pool",
             action=action,
         )
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) and _before_sending(exc):
         return ConnectionFailedError(
             f"{action}: could not connect ({name}); the request was not sent",
             action=action,
@@ -56,3 +57,17 @@ def from_httpx_error(
     else:
         message = f"{action}: the request may have reached the server ({name})"
     return RequestMaybeSentError(message, action=action, phone_masked=phone_masked, ts=ts)
+
+
+def _before_sending(exc: httpx.RequestError) -> bool:
+    """Whether a connect-class error really happened before the request left.
+
+    Some aiohttp-backed transports (``httpx_aiohttp``) report every
+    ``aiohttp.ClientConnectionError`` as ``httpx.ConnectTimeout``, including a
+    server disconnect or a reset after the request was written. The original
+    error, kept as the cause, tells them apart.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectionError):
+        return isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
+    return True

@@ -36,6 +36,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._ratelimit import RetryBudget
 
 __all__ = ["Attempts", "Disposition", "RetryPolicy", "call_with_retries", "classify"]
 
@@ -60,12 +61,18 @@ class RetryPolicy:
 
     The defaults (4 attempts, 0.5 s doubling to at most 8 s, 30 s in all) stay
     well inside the provider's 60 s timestamp window.
+
+    Across all calls of a client, retries are capped at ``budget_ratio`` of the
+    first attempts of the last 10 seconds, plus ``budget_min_per_second``, so a
+    storm of failures cannot multiply the load on the provider.
     """
 
     max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     initial_wait: float = attrs.field(default=0.5, validator=_non_negative)
     max_wait: float = attrs.field(default=8.0, validator=_non_negative)
     deadline: float | None = 30.0
+    budget_ratio: float = attrs.field(default=0.2, validator=_non_negative)
+    budget_min_per_second: float = attrs.field(default=10.0, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.deadline is not None and self.deadline < 0:
@@ -73,8 +80,15 @@ class RetryPolicy:
 
     @classmethod
     def no_wait(cls, max_attempts: int = 4) -> RetryPolicy:
-        """The same decisions with zero waits and no deadline: for tests."""
-        return cls(max_attempts=max_attempts, initial_wait=0.0, max_wait=0.0, deadline=None)
+        """The same decisions with zero waits, no deadline and no budget: for tests."""
+        return cls(
+            max_attempts=max_attempts,
+            initial_wait=0.0,
+            max_wait=0.0,
+            deadline=None,
+            budget_ratio=0.0,
+            budget_min_per_second=float("inf"),
+        )
 
     def backoff(self, retry_number: int, rand: float) -> float:
         """The wait before retry ``retry_number`` (1-based), given ``rand`` in [0, 1).
@@ -131,6 +145,7 @@ async def call_with_retries(
     random: Callable[[], float],
     monotonic: Callable[[], float],
     action: str,
+    budget: RetryBudget | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or the policy says stop; re-raise the last error.
 
@@ -141,6 +156,8 @@ async def call_with_retries(
     """
     started = monotonic()
     attempts.count = 1
+    if budget is not None:
+        budget.record_request()
     try:
         return await attempt()
     except NxCloudError as exc:
@@ -158,6 +175,11 @@ async def call_with_retries(
             return False
         disposition = classify(exc)
         if not _allowed(disposition, idempotent, resigned=resigned):
+            return False
+        if state.attempt_number >= policy.max_attempts:
+            return False  # stop() ends it; no budget spent
+        if budget is not None and not budget.try_spend():
+            _log.warning("%s: not retrying %s: the retry budget is spent", action, _describe(exc))
             return False
         if disposition is Disposition.RESIGN_ONCE:
             resigned = True

@@ -75,3 +75,31 @@ class Recorder:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+
+class NoLimit:
+    """A rate limiter that never waits: isolates retry behaviour from pacing."""
+
+    async def acquire(self) -> int:
+        return 0
+
+    def on_success(self, ticket: int) -> None:
+        pass
+
+    def on_throttle(self, ticket: int) -> None:
+        pass
+
+
+class FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -1,0 +1,139 @@
+"""An httpx transport backed by aiohttp's connection pool.
+
+httpx's own pool scans every connection on every request, which collapses under
+bulk concurrency; aiohttp's does not (see ``docs/performance.md``). httpx still
+builds the request, runs the signing hook and parses the response: this module
+only moves bytes, and maps aiohttp's failures onto httpx's exceptions by the one
+distinction that matters for a billed call: could the request have been sent?
+
+- pool wait exceeded            -> ``httpx.PoolTimeout``  (local saturation)
+- connect / DNS / TLS failure   -> ``httpx.ConnectError`` / ``httpx.ConnectTimeout``
+- disconnect, reset, bad answer -> ``httpx.RemoteProtocolError`` / ``httpx.ReadError``
+- read timeout                  -> ``httpx.ReadTimeout``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import aiohttp
+import httpx
+
+__all__ = ["AiohttpTransport"]
+
+_DROP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc), request=request) from exc
+    except aiohttp.ClientConnectorError as exc:  # DNS, refused, TLS: before sending
+        raise httpx.ConnectError(str(exc), request=request) from exc
+    except aiohttp.SocketTimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:  # may follow a sent request
+        raise httpx.RemoteProtocolError(
+            str(exc) or "server disconnected", request=request
+        ) from exc
+    except aiohttp.ClientResponseError as exc:
+        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+        raise httpx.ReadError(str(exc), request=request) from exc
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx.ReadError(str(exc), request=request) from exc
+    except asyncio.TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Send httpx requests over an aiohttp connection pool.
+
+    ``max_connections`` bounds the connections in use at once; a request that
+    waits longer than the request's ``pool`` timeout for one raises
+    ``httpx.PoolTimeout``. Idle connections are kept for ``keepalive_expiry``
+    seconds. TLS is verified with httpx's default context. The aiohttp session is
+    created on first use, inside the running event loop.
+    """
+
+    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        self.max_connections = max_connections
+        self.keepalive_expiry = keepalive_expiry
+        self._slots = asyncio.Semaphore(max_connections)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(max_connections={self.max_connections})"
+
+    def grow_to(self, max_connections: int) -> None:
+        """Raise the connection limit (never lowers it): bulk runs size the pool."""
+        for _ in range(max_connections - self.max_connections):
+            self._slots.release()
+        self.max_connections = max(self.max_connections, max_connections)
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0,  # bounded by our own slots, which give a real pool timeout
+                keepalive_timeout=self.keepalive_expiry,
+                ssl=httpx.create_ssl_context(),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request and return the whole response (the answers are small)."""
+        timeouts = request.extensions.get("timeout", {})
+        session = self._get_session()
+        headers = [
+            (name, value)
+            for name, value in request.headers.multi_items()
+            if name.lower() not in _DROP_HEADERS
+        ]
+        body = await request.aread()
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeouts.get("pool"))
+            except asyncio.TimeoutError as exc:
+                raise httpx.PoolTimeout("no free connection", request=request) from exc
+        else:
+            await self._slots.acquire()  # a free slot: returns at once
+        try:
+            with _mapped_errors(request):
+                async with session.request(
+                    request.method,
+                    str(request.url),
+                    data=body or None,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        sock_connect=timeouts.get("connect"),
+                        sock_read=timeouts.get("read"),
+                    ),
+                ) as response:
+                    content = await response.read()
+                    return httpx.Response(
+                        response.status,
+                        headers=list(response.raw_headers),
+                        content=content,
+                        extensions={"http_version": b"HTTP/1.1"},
+                    )
+        finally:
+            self._slots.release()
+
+    async def aclose(self) -> None:
+        """Close the aiohttp session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
