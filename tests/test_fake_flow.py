@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import attrs
@@ -262,3 +263,22 @@ async def test_recorded_requests_redact_sign() -> None:
     assert first.received_at <= second.received_at
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         first.code = 1  # type: ignore[misc]
+
+
+async def test_auto_open_completes_logins_by_itself() -> None:
+    """With auto_open, the phone opens the url by itself after that delay: verify turns final."""
+    slept: list[float] = []
+    opened = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await opened.wait()
+
+    fake = FakeNxCloud(clock=Clock(), auto_open=5.0, sleep=sleep)
+    async with http_client(fake) as http:
+        request_id, _ = await start_login(http)
+        assert await _status(http, request_id) == "PENDING"
+        opened.set()
+        await asyncio.gather(*fake._phones)
+        assert await _status(http, request_id) == "SUCCESS"
+    assert slept == [5.0]

@@ -82,7 +82,9 @@ class FakeNxCloud:
     :attr:`requests` lists the API calls received, as :class:`RecordedRequest`
     values. When a login completes and ``callback_url`` is set, the status callback is
     POSTed there (through ``callback_transport`` if given) before the login page
-    or :meth:`open_url` returns; failures are only logged.
+    or :meth:`open_url` returns; failures are only logged. With ``auto_open``, every
+    phone opens its url by itself that many seconds after ``init`` (for code that
+    polls ``verify``; ``None``, the default, waits for someone to open it).
     """
 
     access_key: str = FAKE_ACCESS_KEY
@@ -96,6 +98,7 @@ class FakeNxCloud:
     clock_offset_ms: int = 0
     record_ttl: float = attrs.field(default=600.0, validator=gt(0))
     callback_url: str | None = None
+    auto_open: float | None = attrs.field(default=None, validator=optional(ge(0)))
     seed: int | None = None
     clock: Callable[[], float] = attrs.field(default=time.time, repr=False)
     sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, repr=False)
@@ -103,6 +106,7 @@ class FakeNxCloud:
     requests: list[RecordedRequest] = attrs.field(init=False, factory=list, repr=False)
     _state: State = attrs.field(init=False, repr=False)
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
+    _phones: set[asyncio.Task[None]] = attrs.field(init=False, factory=set, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Indirect, so that a clock or ttl replaced at run time is used.
@@ -241,5 +245,16 @@ class FakeNxCloud:
             )
         if code is None:
             await drop_connection(receive, send)
-        else:
-            await send_json(send, {"code": code, "msg": msg, "data": data}, date=self.now())
+            return
+        if action == "init" and code == 0 and data is not None and self.auto_open is not None:
+            self._open_later(str(data["requestId"]), self.auto_open)
+        await send_json(send, {"code": code, "msg": msg, "data": data}, date=self.now())
+
+    def _open_later(self, request_id: str, delay: float) -> None:
+        async def phone() -> None:
+            await self.sleep(delay)
+            await self._open(request_id)
+
+        task = asyncio.get_running_loop().create_task(phone())
+        self._phones.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._phones.discard)
