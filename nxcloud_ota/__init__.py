@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from ._aiohttp_transport import AiohttpTransport
-from ._bulk import BulkItem, InitOutcome
+from ._bulk import BulkItem, BulkStats, InitOutcome
 from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncOtaClient
 from ._errors import (
     ApiError,
@@ -19,6 +19,7 @@ from ._errors import (
     AppUnavailableError,
     AuthError,
     ConnectionFailedError,
+    EventLoopError,
     InsufficientBalanceError,
     InternalServerError,
     InvalidInputError,
@@ -36,6 +37,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._hooks import AttemptEvent, ClockEvent, Hooks, RetryEvent, ThrottleEvent
 from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RetryBudget
 from ._retry import RetryPolicy
@@ -56,10 +58,15 @@ __all__ = [
     "AppNotPricedError",
     "AppUnavailableError",
     "AsyncOtaClient",
+    "AttemptEvent",
     "AuthError",
     "BulkItem",
+    "BulkStats",
     "CallbackEvent",
+    "ClockEvent",
     "ConnectionFailedError",
+    "EventLoopError",
+    "Hooks",
     "InitOutcome",
     "InitRequest",
     "InitResult",
@@ -77,9 +84,11 @@ __all__ = [
     "RequestFailedError",
     "RequestMaybeSentError",
     "RetryBudget",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SignatureError",
+    "ThrottleEvent",
     "TimestampExpiredError",
     "TransportError",
     "VerifyResult",

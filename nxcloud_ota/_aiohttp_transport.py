@@ -60,12 +60,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ``httpx.PoolTimeout``. Idle connections are kept for ``keepalive_expiry``
     seconds. TLS is verified with httpx's default context. The aiohttp session is
     created on first use, inside the running event loop.
+
+    A body is read whole (the API's answers are small) but never beyond
+    ``max_body_bytes``: a larger one is cut there, its connection closed, and the
+    response passed on with its headers, for the caller to refuse.
     """
 
-    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        keepalive_expiry: float = 15.0,
+        max_body_bytes: int = 1 << 20,
+    ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         self.max_connections = max_connections
+        self.max_body_bytes = max_body_bytes
         self.keepalive_expiry = keepalive_expiry
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
@@ -122,7 +133,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                         sock_read=timeouts.get("read"),
                     ),
                 ) as response:
-                    content = await response.read()
+                    content = await self._read_body(response)
                     return httpx.Response(
                         response.status,
                         headers=list(response.raw_headers),
@@ -131,6 +142,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     )
         finally:
             self._slots.release()
+
+    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+        limit = self.max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            response.close()  # not read: the connection cannot be reused
+            return b""
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                response.close()
+                break
+        return bytes(body)
 
     async def aclose(self) -> None:
         """Close the aiohttp session and its connections."""

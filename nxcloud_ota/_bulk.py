@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -19,7 +18,7 @@ from ._errors import InvalidInputError, NxCloudError
 from ._models import InitRequest, InitResult
 from ._retry import Attempts
 
-__all__ = ["BulkItem", "InitOutcome", "run_init_many"]
+__all__ = ["BulkItem", "BulkStats", "InitOutcome", "run_init_many"]
 
 BulkItem: TypeAlias = "InitRequest | tuple[str, str]"
 """One input of :meth:`AsyncOtaClient.init_many`: a ``(phone, user_ip)`` pair or a request."""
@@ -47,6 +46,31 @@ class InitOutcome:
         return self.error is None
 
 
+@attrs.define
+class BulkStats:
+    """Live counters of an :meth:`AsyncOtaClient.init_many` run, for progress reports.
+
+    Pass one as ``stats=`` and read it from anywhere (another task, a progress bar,
+    a status endpoint) while the run goes on.
+    """
+
+    read: int = 0
+    """Items taken from the input so far."""
+    completed: int = 0
+    """Outcomes produced (succeeded + failed)."""
+    succeeded: int = 0
+    failed: int = 0
+    requests: int = 0
+    """Requests sent for the completed items, retries included."""
+    retries: int = 0
+    """Requests beyond the first of each completed item."""
+
+    @property
+    def in_flight(self) -> int:
+        """Items read whose outcome is not out yet."""
+        return self.read - self.completed
+
+
 def _as_request(item: object) -> InitRequest:
     if isinstance(item, InitRequest):
         return item
@@ -66,6 +90,30 @@ async def _aiter(
             yield item
 
 
+async def _one(
+    init: Callable[[InitRequest, Attempts], Awaitable[InitResult]],
+    index: int,
+    item: object,
+    counts: BulkStats,
+    monotonic: Callable[[], float],
+) -> InitOutcome:
+    """Run one item to its outcome; an error becomes part of the outcome."""
+    started = monotonic()
+    attempts = Attempts()
+    try:
+        result = await init(_as_request(item), attempts)
+    except NxCloudError as exc:
+        outcome = InitOutcome(index, item, None, exc, attempts.count, monotonic() - started)
+        counts.failed += 1
+    else:
+        outcome = InitOutcome(index, item, result, None, attempts.count, monotonic() - started)
+        counts.succeeded += 1
+    counts.completed += 1
+    counts.requests += outcome.attempts
+    counts.retries += max(0, outcome.attempts - 1)
+    return outcome
+
+
 async def run_init_many(
     init: Callable[[InitRequest, Attempts], Awaitable[InitResult]],
     items: Iterable[BulkItem] | AsyncIterable[BulkItem],
@@ -73,7 +121,8 @@ async def run_init_many(
     concurrency: int,
     ordered: bool,
     monotonic: Callable[[], float],
-) -> AsyncIterator[InitOutcome]:
+    stats: BulkStats | None = None,
+) -> AsyncGenerator[InitOutcome, None]:
     """Yield one :class:`InitOutcome` per item; see :meth:`AsyncOtaClient.init_many`.
 
     At most ``concurrency`` items are in flight, and in ordered mode the finished
@@ -82,14 +131,7 @@ async def run_init_many(
     cancellation) every call still in flight is cancelled and awaited.
     """
 
-    async def one(index: int, item: object) -> InitOutcome:
-        started = monotonic()
-        attempts = Attempts()
-        try:
-            result = await init(_as_request(item), attempts)
-        except NxCloudError as exc:
-            return InitOutcome(index, item, None, exc, attempts.count, monotonic() - started)
-        return InitOutcome(index, item, result, None, attempts.count, monotonic() - started)
+    counts = stats if stats is not None else BulkStats()
 
     source = _aiter(items)
     in_flight: set[asyncio.Task[InitOutcome]] = set()
@@ -108,7 +150,8 @@ async def run_init_many(
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                task = asyncio.ensure_future(one(next_index, item))
+                counts.read += 1
+                task = asyncio.ensure_future(_one(init, next_index, item, counts, monotonic))
                 task.add_done_callback(completed.put_nowait)
                 in_flight.add(task)
                 next_index += 1

@@ -8,7 +8,7 @@ import logging
 import os
 import random as _random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TypeVar
 
@@ -17,16 +17,17 @@ import httpx
 
 from ._aiohttp_transport import AiohttpTransport
 from ._auth import Secret
-from ._bulk import BulkItem, InitOutcome, run_init_many
+from ._bulk import BulkItem, BulkStats, InitOutcome, run_init_many
 from ._errors import (
     InvalidInputError,
 )
 from ._exchange import Exchange
+from ._hooks import Hooks
 from ._models import InitRequest, InitResult, VerifyResult
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import Attempts, RetryPolicy
 from ._signing import ALGORITHMS, Algorithm
-from ._validation import validate_token
+from ._validation import is_local_host, validate_token
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
 
@@ -85,6 +86,11 @@ class AsyncOtaClient:
     does not. ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
     ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
     an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
+    ``base_url`` must be ``https``, except for this machine (loopback,
+    ``localhost``) and reserved test names (``*.test``); ``allow_insecure_http``
+    lifts that, explicitly. TLS certificates are always verified by the default
+    transport.
+
     ``rate_limiter`` paces every call of the client; by default an
     :class:`AdaptiveRateLimiter` that learns the provider's limit from 2206
     answers. ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
@@ -105,12 +111,21 @@ class AsyncOtaClient:
     _sleep: Callable[[float], Awaitable[None]] = attrs.field(default=asyncio.sleep, alias="sleep")
     _random: Callable[[], float] = attrs.field(default=_random.random, alias="random")
     _monotonic: Callable[[], float] = attrs.field(default=time.monotonic, alias="monotonic")
+    allow_insecure_http: bool = False
+    hooks: Hooks = attrs.field(factory=Hooks)
 
     _http: httpx.AsyncClient = attrs.field(init=False)
     _owns_http: bool = attrs.field(init=False)
     _exchange: Exchange = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        url = httpx.URL(self.base_url)
+        if url.scheme == "http" and not self.allow_insecure_http and not is_local_host(url.host):
+            raise InvalidInputError(
+                "base_url",
+                "plain http would send signed requests unencrypted to another machine; "
+                "use https, or pass allow_insecure_http=True if you mean it",
+            )
         if self._http_client is not None:
             if self._transport is not None:
                 raise InvalidInputError("transport", "give either transport or http_client")
@@ -133,6 +148,7 @@ class AsyncOtaClient:
             monotonic=self._monotonic,
             sleep=self._sleep,
             random=self._random,
+            hooks=self.hooks,
         )
 
     @classmethod
@@ -144,6 +160,8 @@ class AsyncOtaClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        rate_limiter: RateLimiter | None = None,
+        hooks: Hooks | None = None,
     ) -> AsyncOtaClient:
         """Create a client from ``NXCLOUD_ACCESS_KEY``, ``NXCLOUD_ACCESS_SECRET``,
         ``NXCLOUD_APP_KEY`` and, optionally, ``NXCLOUD_BASE_URL``.
@@ -167,6 +185,8 @@ class AsyncOtaClient:
             retry=retry,
             transport=transport,
             http_client=http_client,
+            rate_limiter=rate_limiter,
+            hooks=hooks or Hooks(),
         )
 
     def __repr__(self) -> str:
@@ -183,8 +203,12 @@ class AsyncOtaClient:
 
     @property
     def clock_offset_ms(self) -> int:
-        """The correction added to the local clock for ``ts``, in milliseconds."""
-        return self._exchange.clock_offset_ms
+        """The correction added to the local clock for ``ts``, in milliseconds.
+
+        Learnt from the provider's ``Date`` headers: 0 while the clocks agree within
+        2 s (see :doc:`/errors`).
+        """
+        return self._exchange.clock_sync.offset_ms
 
     async def __aenter__(self) -> AsyncOtaClient:
         return self
@@ -227,7 +251,8 @@ class AsyncOtaClient:
         *,
         concurrency: int = 100,
         ordered: bool = False,
-    ) -> AsyncIterator[InitOutcome]:
+        stats: BulkStats | None = None,
+    ) -> AsyncGenerator[InitOutcome, None]:
         """Start many logins, at most ``concurrency`` at a time; yield one outcome each.
 
         ``items`` are ``(phone, user_ip)`` pairs or :class:`InitRequest` objects,
@@ -235,7 +260,8 @@ class AsyncOtaClient:
         bounded by ``concurrency``. A failing item yields an outcome with its error
         and never stops the run. Outcomes come as they complete, or in input order
         with ``ordered=True``. Leaving the loop early cancels the calls in flight
-        (use ``contextlib.aclosing`` to do it at once).
+        (use ``contextlib.aclosing`` to do it at once). ``stats`` (a
+        :class:`BulkStats`) is kept current for progress reports.
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError("concurrency", "must be a whole number >= 1")
@@ -249,6 +275,7 @@ class AsyncOtaClient:
             concurrency=concurrency,
             ordered=ordered,
             monotonic=self._monotonic,
+            stats=stats,
         )
 
     async def _init_request(self, request: InitRequest, attempts: Attempts) -> InitResult:

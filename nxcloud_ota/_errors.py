@@ -4,6 +4,7 @@ The tree::
 
     NxCloudError
     ├── InvalidInputError            (also a ValueError) bad input, nothing was sent
+    ├── EventLoopError               (also a RuntimeError) a client used across event loops
     ├── TransportError               the HTTP exchange failed; the httpx error is __cause__
     │   ├── ConnectionFailedError    the request never left (connect error, DNS, refused)
     │   ├── PoolTimeoutError         no free connection in time: local saturation
@@ -31,12 +32,15 @@ and ``msg``. Never branch on ``msg``: the provider localises it.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ApiError",
     "AppNotPricedError",
     "AppUnavailableError",
     "AuthError",
     "ConnectionFailedError",
+    "EventLoopError",
     "InsufficientBalanceError",
     "InternalServerError",
     "InvalidInputError",
@@ -71,6 +75,15 @@ class InvalidInputError(NxCloudError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class EventLoopError(NxCloudError, RuntimeError):
+    """A client was used from another event loop than the one it first ran in.
+
+    Its connections belong to that loop. Create one client per event loop, inside
+    it: in FastAPI's lifespan, in aiohttp's ``cleanup_ctx``, or in the coroutine
+    that ``asyncio.run`` runs.
+    """
 
 
 class TransportError(NxCloudError):
@@ -133,13 +146,25 @@ class ProtocolError(NxCloudError):
         super().__init__(f"{problem} (HTTP {status_code}): {excerpt!r}")
 
 
+_PHONE_LIKE = re.compile(r"\d{7,15}")
+
+
+def _masked(text: str) -> str:
+    # The provider's text may quote a phone number: mask it in what gets printed.
+    return _PHONE_LIKE.sub(lambda m: m[0][:-6] + "****" + m[0][-2:], text)
+
+
 class ApiError(NxCloudError):
-    """The API answered with a non-zero ``code``; ``msg`` is its (localised) text."""
+    """The API answered with a non-zero ``code``; ``msg`` is its (localised) text.
+
+    ``str(error)`` masks anything in ``msg`` that looks like a phone number;
+    ``msg`` itself is kept as received.
+    """
 
     def __init__(self, code: int, msg: str) -> None:
         self.code = code
         self.msg = msg
-        super().__init__(f"NXCloud API error {code}: {msg}")
+        super().__init__(f"NXCloud API error {code}: {_masked(msg)}")
 
 
 class AuthError(ApiError):

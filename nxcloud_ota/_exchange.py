@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import attrs
 import httpx
 
 from ._auth import Secret, SigningAuth
+from ._clock import ClockSync
 from ._envelope import decode_response
-from ._errors import ApiError, ProtocolError, RateLimitedError, TimestampExpiredError
+from ._errors import (
+    ApiError,
+    EventLoopError,
+    ProtocolError,
+    RateLimitedError,
+    TimestampExpiredError,
+)
+from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
 from ._httperrors import from_httpx_error
 from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
@@ -24,6 +32,9 @@ __all__ = ["Exchange"]
 T = TypeVar("T")
 
 _log = logging.getLogger("nxcloud_ota")
+
+MAX_RESPONSE_BYTES = 1 << 20
+"""Answers are a few hundred bytes; anything over 1 MiB is refused unread."""
 _HEADERS = {
     action: {"Content-Type": "application/json", "bizType": "6", "action": action}
     for action in ("init", "verify")
@@ -50,7 +61,9 @@ class Exchange:
     monotonic: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]]
     random: Callable[[], float]
-    clock_offset_ms: int = 0
+    hooks: Hooks = attrs.field(factory=Hooks)
+    clock_sync: ClockSync = attrs.field(factory=ClockSync)
+    loop: asyncio.AbstractEventLoop | None = attrs.field(default=None, repr=False)
     budget: RetryBudget = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
     urls: dict[str, httpx.URL] = attrs.field(init=False)
@@ -72,7 +85,22 @@ class Exchange:
 
     def now_ms(self) -> int:
         """The provider's time as we best know it, in milliseconds (for ``ts``)."""
-        return int(self.clock() * 1000) + self.clock_offset_ms
+        return int(self.clock() * 1000) + self.clock_sync.offset_ms
+
+    def check_loop(self) -> None:
+        """Bind to the first running loop; refuse any other, with the fix in the message."""
+        loop = asyncio.get_running_loop()
+        if self.loop is loop:
+            return
+        if self.loop is None:
+            self.loop = loop
+            return
+        # Even a closed first loop is no way out: the pool's connections died with it.
+        raise EventLoopError(
+            "this AsyncOtaClient is bound to another event loop (its connections live "
+            "there); create one client per event loop, inside it: in FastAPI's lifespan, "
+            "aiohttp's cleanup_ctx, or the coroutine that asyncio.run() runs"
+        )
 
     async def call(
         self,
@@ -86,53 +114,17 @@ class Exchange:
     ) -> T:
         """POST ``body`` (already encoded: these bytes are signed and sent) and
         return ``parse(data)``, retrying as the policy allows."""
-        request = self.http.build_request(
-            "POST", self.urls[action], content=body, headers=_HEADERS[action]
+        self.check_loop()
+        call = _Call(
+            action=action,
+            request=self.http.build_request(
+                "POST", self.urls[action], content=body, headers=_HEADERS[action]
+            ),
+            attempts=attempts,
+            phone_masked=mask_phone(phone) if phone is not None else None,
         )
-        masked = mask_phone(phone) if phone is not None else None
-
-        async def attempt() -> T:
-            started = self.monotonic()
-            outcome = "no answer"
-            ticket = await self.limiter.acquire()
-            try:
-                try:
-                    response = await self.http.send(request, auth=self.auth)
-                except httpx.RequestError as exc:
-                    outcome = type(exc).__name__
-                    raise from_httpx_error(
-                        exc, action=action, phone_masked=masked, ts=request.headers.get("ts")
-                    ) from exc
-                try:
-                    result = decode_response(response.status_code, response.content, parse)
-                except ApiError as exc:
-                    outcome = f"code={exc.code}"
-                    if isinstance(exc, RateLimitedError):
-                        self.limiter.on_throttle(ticket)
-                    else:
-                        self.limiter.on_success(ticket)
-                        if isinstance(exc, TimestampExpiredError):
-                            self.correct_clock(response.headers.get("Date"))
-                    raise
-                except ProtocolError:
-                    outcome = f"invalid envelope, HTTP {response.status_code}"
-                    raise
-                outcome = "code=0"
-                self.limiter.on_success(ticket)
-                return result
-            finally:
-                if _log.isEnabledFor(logging.DEBUG):
-                    _log.debug(
-                        "%s attempt=%d phone=%s %s elapsed_ms=%.1f",
-                        action,
-                        attempts.count,
-                        masked,
-                        outcome,
-                        (self.monotonic() - started) * 1000,
-                    )
-
         return await call_with_retries(
-            attempt,
+            lambda: self._attempt(call, parse),
             policy=self.policy,
             idempotent=idempotent,
             attempts=attempts,
@@ -141,15 +133,127 @@ class Exchange:
             monotonic=self.monotonic,
             action=action,
             budget=self.budget,
+            on_retry=self.hooks.on_retry,
         )
 
-    def correct_clock(self, date_header: str | None) -> None:
-        """After a 1004, take the provider's clock from its ``Date`` header."""
-        if not date_header:
-            return
+    async def _attempt(self, call: _Call, parse: Callable[[Mapping[str, object]], T]) -> T:
+        """One attempt: wait for the limiter, send, decode, and learn from the answer."""
+        started = self.monotonic()
+        call.code, call.outcome = None, "no answer"
+        ticket = await self.limiter.acquire()
         try:
-            server_ms = int(parsedate_to_datetime(date_header).timestamp() * 1000)
-        except (TypeError, ValueError):
-            return
-        self.clock_offset_ms = server_ms - int(self.clock() * 1000)
-        _log.warning("clock offset to the provider corrected to %+d ms", self.clock_offset_ms)
+            sent_at = self.clock()
+            status, date, content = await self._send(call)
+            received_at = self.clock()
+            try:
+                result = decode_response(status, content, parse)
+            except ApiError as exc:
+                call.code, call.outcome = exc.code, f"code={exc.code}"
+                self._learn(call, exc, ticket, date=date, sent_at=sent_at, received_at=received_at)
+                raise
+            except ProtocolError:
+                call.outcome = f"invalid envelope, HTTP {status}"
+                raise
+            call.code, call.outcome = 0, "code=0"
+            self._learn(call, None, ticket, date=date, sent_at=sent_at, received_at=received_at)
+            return result
+        finally:
+            self._report(call, self.monotonic() - started)
+
+    async def _send(self, call: _Call) -> tuple[int, str | None, bytes]:
+        """Send the request (signed on the way) and read the answer, capped in size."""
+        try:
+            response = await self.http.send(call.request, auth=self.auth, stream=True)
+            try:
+                content = await read_capped(response, MAX_RESPONSE_BYTES)
+            finally:
+                await response.aclose()
+        except httpx.RequestError as exc:
+            call.outcome = type(exc).__name__
+            raise from_httpx_error(
+                exc,
+                action=call.action,
+                phone_masked=call.phone_masked,
+                ts=call.request.headers.get("ts"),
+            ) from exc
+        return response.status_code, response.headers.get("Date"), content
+
+    def _learn(
+        self,
+        call: _Call,
+        error: ApiError | None,
+        ticket: int,
+        *,
+        date: str | None,
+        sent_at: float,
+        received_at: float,
+    ) -> None:
+        """Tell the limiter how the answer went; take the provider's clock from it."""
+        if isinstance(error, RateLimitedError):
+            self.limiter.on_throttle(ticket)
+            rate = getattr(self.limiter, "rate", None)
+            fire(self.hooks.on_throttle, ThrottleEvent(call.action, rate))
+        else:
+            self.limiter.on_success(ticket)
+        if isinstance(error, TimestampExpiredError):
+            changed = self.clock_sync.expired(date, sent_at, received_at)
+        else:
+            changed = self.clock_sync.observe(date, sent_at, received_at)
+        if changed:
+            fire(self.hooks.on_clock_adjust, ClockEvent(self.clock_sync.offset_ms))
+
+    def _report(self, call: _Call, elapsed: float) -> None:
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "%s attempt=%d phone=%s %s elapsed_ms=%.1f",
+                call.action,
+                call.attempts.count,
+                call.phone_masked,
+                call.outcome,
+                elapsed * 1000,
+            )
+        if self.hooks.on_attempt is not None:
+            event = AttemptEvent(
+                call.action,
+                call.attempts.count,
+                call.code,
+                call.outcome,
+                elapsed,
+                call.phone_masked,
+            )
+            fire(self.hooks.on_attempt, event)
+
+
+@attrs.define
+class _Call:
+    """One call's request and what its latest attempt came to."""
+
+    action: str
+    request: httpx.Request
+    attempts: Attempts
+    phone_masked: str | None
+    code: int | None = None
+    outcome: str = "no answer"
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Read a streamed body, refusing one larger than ``limit`` without reading it whole."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProtocolError(
+            f"the response declares {declared} bytes, over the {limit} accepted",
+            status_code=response.status_code,
+            excerpt="",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ProtocolError(
+                f"the response is over the {limit} bytes accepted",
+                status_code=response.status_code,
+                excerpt="",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -13,8 +13,9 @@ nothing), so the client paces itself instead (:class:`AdaptiveRateLimiter`):
   requests already in flight lowers the rate once.
 - Each successful answer adds ``growth`` requests per second, so the rate grows
   by a fraction ``growth`` per second and probes back up (to ``max_rate`` at most).
-- Waiting calls reserve distinct time slots, jittered within their slot, so a
-  thousand waiting tasks wake one at a time, not together.
+- Waiting calls queue in order and only the first sleeps until the next slot,
+  so a thousand waiting tasks wake one at a time, not together; the intervals
+  are jittered (+-50%, the mean kept) so that clients do not fall into step.
 
 :class:`RetryBudget` caps retries to a fraction of recent first attempts, so a
 storm of 99s or 2206s cannot multiply the load on the provider.
@@ -56,11 +57,12 @@ class RateLimiter(Protocol):
 class WindowCounter:
     """Events per second over the last one to two ``window`` lengths.
 
-    >>> now = [0.0]
+    >>> now = [5.0]
     >>> counter = WindowCounter(window=1.0, clock=lambda: now[0])
+    >>> now[0] = 10.0     # counting starts with the first event, not at creation
     >>> for _ in range(30):
     ...     counter.add()
-    >>> now[0] = 1.5
+    >>> now[0] = 11.5
     >>> counter.add()
     >>> counter.rate()    # 31 events over 1.5 s
     20.666666666666668
@@ -69,12 +71,14 @@ class WindowCounter:
     def __init__(self, window: float, clock: Callable[[], float]) -> None:
         self.window = window
         self._clock = clock
-        self._start = clock()
+        self._start: float | None = None  # the first event starts the first window
         self._current = 0
         self._previous = 0
 
     def _roll(self) -> float:
         now = self._clock()
+        if self._start is None:
+            return 0.0
         elapsed = now - self._start
         if elapsed >= self.window:
             self._previous = self._current if elapsed < 2 * self.window else 0
@@ -85,6 +89,8 @@ class WindowCounter:
 
     def add(self) -> None:
         """Count one event now."""
+        if self._start is None:
+            self._start = self._clock()
         self._roll()
         self._current += 1
 
@@ -134,7 +140,8 @@ class AdaptiveRateLimiter:
         self._sleep = sleep
         self._random = random
         self._rate: float | None = max_rate
-        self._next_slot = 0.0
+        self._next_slot = -float("inf")
+        self._turn = asyncio.Lock()
         self._generation = 0
         self._successes = WindowCounter(window, clock)
         self._sent = WindowCounter(window, clock)
@@ -150,19 +157,23 @@ class AdaptiveRateLimiter:
         return self._rate
 
     async def acquire(self) -> int:
-        """Wait for this request's slot (at once while unlimited); return a ticket."""
-        while self._rate is not None:
-            now = self._clock()
-            interval = 1.0 / self._rate
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + interval
-            delay = slot - now + self._random() * interval
-            generation = self._generation
-            if delay > 0:
-                await self._sleep(delay)
-            if generation == self._generation:
-                break
-            # The rate was lowered while we waited: the slot is stale, take a new one.
+        """Wait for this request's turn (at once while unlimited); return a ticket.
+
+        Waiters queue on a FIFO lock and only the first sleeps until the next
+        slot, so waiting tasks wake one at a time, and a cancelled waiter takes
+        no slot from the others.
+        """
+        if self._rate is not None:
+            async with self._turn:
+                delay = self._next_slot - self._clock()
+                while delay > 0:
+                    await self._sleep(delay)
+                    # A decrease meanwhile moved the schedule: follow it.
+                    delay = self._next_slot - self._clock()
+                assert self._rate is not None  # never returns to unlimited
+                # The next slot: one interval on average, jittered by +-50%.
+                start = max(self._clock(), self._next_slot)
+                self._next_slot = start + (0.5 + self._random()) / self._rate
         self._sent.add()
         return self._generation
 
@@ -190,7 +201,8 @@ class AdaptiveRateLimiter:
                 new_rate = succeeded
         self._rate = max(self.min_rate, new_rate)
         self._generation += 1
-        self._next_slot = self._clock()  # restart the schedule at the new pace
+        # Restart the schedule at the new pace, one interval from now.
+        self._next_slot = self._clock() + 1.0 / self._rate
 
 
 class RetryBudget:

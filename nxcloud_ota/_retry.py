@@ -36,6 +36,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._hooks import RetryEvent, fire
 from ._ratelimit import RetryBudget
 
 __all__ = ["Attempts", "Disposition", "RetryPolicy", "call_with_retries", "classify"]
@@ -146,6 +147,7 @@ async def call_with_retries(
     monotonic: Callable[[], float],
     action: str,
     budget: RetryBudget | None = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds or the policy says stop; re-raise the last error.
 
@@ -200,14 +202,16 @@ async def call_with_retries(
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
+        reason = _describe(exc)
         _log.warning(
             "%s: retrying after %s (attempt %d of %d) in %.2f s",
             action,
-            _describe(exc),
+            reason,
             state.attempt_number,
             policy.max_attempts,
             state.upcoming_sleep,
         )
+        fire(on_retry, RetryEvent(action, state.attempt_number, reason, state.upcoming_sleep))
 
     retrying = tenacity.AsyncRetrying(
         stop=stop,

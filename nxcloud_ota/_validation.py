@@ -11,7 +11,7 @@ import re
 
 from ._errors import InvalidInputError
 
-__all__ = ["mask_phone", "normalize_phone", "validate_ip", "validate_token"]
+__all__ = ["is_local_host", "mask_phone", "normalize_phone", "validate_ip", "validate_token"]
 
 _PHONE_SEPARATORS = str.maketrans("", "", " -.()")
 _DIGITS = re.compile(r"[0-9]{6,15}")
@@ -89,3 +89,20 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 6:
         return "*" * len(phone)
     return phone[:-6] + "****" + phone[-2:]
+
+
+def is_local_host(host: str) -> bool:
+    """Whether a host never leaves this machine or the reserved test names.
+
+    >>> [is_local_host(h) for h in ("127.0.0.1", "::1", "localhost", "fake.nxcloud.test")]
+    [True, True, True, True]
+    >>> is_local_host("api2.nxcloud.com"), is_local_host("10.0.0.5")
+    (False, False)
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".test")):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -22,11 +22,19 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
-def http_response(body: bytes, *, status: bytes = b"200 OK", extra: bytes = b"") -> bytes:
+def http_response(
+    body: bytes,
+    *,
+    status: bytes = b"200 OK",
+    extra: bytes = b"",
+    content_type: bytes = b"application/json",
+) -> bytes:
     return (
         b"HTTP/1.1 "
         + status
-        + b"\r\nContent-Type: application/json\r\n"
+        + b"\r\nContent-Type: "
+        + content_type
+        + b"\r\n"
         + extra
         + b"Content-Length: "
         + str(len(body)).encode()

@@ -204,3 +204,36 @@ async def test_bad_concurrency_is_refused(concurrency: object) -> None:
     async with client_for(Gate()) as client:
         with pytest.raises(ota.InvalidInputError, match="concurrency"):
             client.init_many(phones(1), concurrency=concurrency)  # type: ignore[arg-type]
+
+
+async def test_stats_count_the_run_as_it_goes() -> None:
+    """BulkStats shows items read, in flight, succeeded, failed, requests and retries."""
+    stats = ota.BulkStats()
+    calls = 0
+
+    def flaky_then_fine(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        body = json.loads(request.content)
+        if body["phone"].endswith("99"):
+            return envelope(9908)
+        if calls == 1:
+            return envelope(2206)  # one retry
+        return envelope(0, {"requestId": "r", "url": "https://u"})
+
+    client = ota.AsyncOtaClient(
+        access_key=ACCESS_KEY,
+        access_secret=ACCESS_SECRET,
+        app_key=APP_KEY,
+        transport=httpx.MockTransport(flaky_then_fine),
+        retry=ota.RetryPolicy.no_wait(),
+    )
+    items = [*phones(3), ("8615800000099", "203.0.113.7"), ("1", "1.2.3.4")]
+    async with client:
+        seen = 0
+        async for _ in client.init_many(items, concurrency=1, stats=stats):
+            seen += 1
+            assert stats.completed == seen
+            assert stats.in_flight == stats.read - seen
+    assert (stats.read, stats.completed, stats.succeeded, stats.failed) == (5, 5, 3, 2)
+    assert (stats.requests, stats.retries) == (5, 1)  # 3 + 1 retry + 1 refused; 0 for bad input

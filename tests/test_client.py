@@ -228,10 +228,11 @@ async def test_timestamp_expired_corrects_clock_from_date_header() -> None:
     recorder = Recorder(rejected, init_ok())
     async with make_client(recorder, clock=lambda: local) as client:
         await client.init("8615800001795", "203.0.113.7")
-        assert client.clock_offset_ms == 120_000
+        # Date truncates to the second: the provider's time is taken as 20.5 s past.
+        assert client.clock_offset_ms == 120_500
     first, second = (int(r.headers["ts"]) for r in recorder.requests)
     assert first == 1_700_000_000_000
-    assert second == 1_700_000_120_000
+    assert second == 1_700_000_120_500
 
 
 async def test_max_attempts_bounds_retries() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import nxcloud_ota as ota
@@ -37,9 +39,11 @@ async def test_unlimited_until_the_first_2206() -> None:
 
 
 async def test_max_rate_paces_from_the_start() -> None:
-    """With max_rate=10, eleven acquisitions span one second: one slot every 0.1 s."""
+    """With max_rate=10 (and mean jitter), eleven acquisitions span one second."""
     time = FakeTime()
-    lim = limiter(time, max_rate=10)
+    lim = ota.AdaptiveRateLimiter(
+        max_rate=10, clock=time.clock, sleep=time.sleep, random=lambda: 0.5
+    )
     for _ in range(11):
         await lim.acquire()
     assert time.now - 1000.0 == pytest.approx(1.0)
@@ -86,19 +90,46 @@ async def test_successes_grow_the_rate_up_to_max_rate() -> None:
     assert lim.rate == 100
 
 
-async def test_waiters_get_distinct_jittered_slots() -> None:
-    """Concurrent waiters reserve distinct slots, so they do not wake together."""
+async def test_waiters_wake_one_at_a_time_at_jittered_intervals() -> None:
+    """Concurrent waiters are served in turn, one per (jittered) interval, never together."""
     time = FakeTime()
     draws = iter([0.5, 0.25, 0.75, 0.1])
     lim = ota.AdaptiveRateLimiter(
         max_rate=4, clock=time.clock, sleep=time.sleep, random=lambda: next(draws)
     )
-    # Four reservations made at the same instant (no time passes between them).
-    for _ in range(4):
+    granted: list[float] = []
+
+    async def take() -> None:
         await lim.acquire()
-        time.now = 1000.0  # all four asked at once
-    assert time.slept == [pytest.approx(d) for d in (0.125, 0.3125, 0.6875, 0.775)]
-    assert len(set(time.slept)) == 4
+        granted.append(time.now)
+
+    await asyncio.gather(*(take() for _ in range(4)))
+    # interval 0.25 s, scaled by 0.5 + draw: 0.25, 0.1875, 0.3125
+    assert time.slept == [pytest.approx(0.25), pytest.approx(0.1875), pytest.approx(0.3125)]
+    assert granted == [1000.0, 1000.25, pytest.approx(1000.4375), pytest.approx(1000.75)]
+
+
+async def test_a_cancelled_waiter_takes_no_slot() -> None:
+    """Cancelling a waiting call leaves the schedule to the others: no slot is lost."""
+    time = FakeTime()
+    gate = asyncio.Event()
+
+    async def held_sleep(seconds: float) -> None:
+        time.slept.append(seconds)
+        await gate.wait()
+        time.now += seconds
+
+    lim = ota.AdaptiveRateLimiter(
+        max_rate=1, clock=time.clock, sleep=held_sleep, random=lambda: 0.5
+    )
+    await lim.acquire()  # the first goes at once; the next slot is 1 s away
+    waiter = asyncio.create_task(lim.acquire())
+    second = asyncio.create_task(lim.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    gate.set()
+    await second
+    assert time.now == pytest.approx(1001.0)  # the slot the cancelled one was waiting for
 
 
 def test_invalid_limiter_settings_are_refused() -> None:

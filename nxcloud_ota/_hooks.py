@@ -1,0 +1,80 @@
+"""Callbacks for operators: every attempt, retry, throttle and clock adjustment.
+
+Pass ``AsyncOtaClient(hooks=Hooks(on_attempt=..., ...))``. Each callback receives
+one frozen event and runs inline, so keep it quick (increment a counter, record a
+span). A callback that raises is logged and otherwise ignored: it never breaks the
+call it observes. No event carries the secret, the signature or a full phone number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import attrs
+
+__all__ = ["AttemptEvent", "ClockEvent", "Hooks", "RetryEvent", "ThrottleEvent", "fire"]
+
+_log = logging.getLogger("nxcloud_ota")
+
+E = TypeVar("E")
+
+
+@attrs.frozen
+class AttemptEvent:
+    """One request sent (or tried): ``action`` ("init"/"verify"), ``attempt`` (1-based),
+    ``code`` (the envelope's, ``None`` without one), ``outcome`` (a short text:
+    ``"code=0"``, ``"ReadTimeout"``, ...), ``elapsed`` seconds, ``phone_masked``."""
+
+    action: str
+    attempt: int
+    code: int | None
+    outcome: str
+    elapsed: float
+    phone_masked: str | None
+
+
+@attrs.frozen
+class RetryEvent:
+    """A retry about to wait: after ``attempt`` failed with ``reason``, wait ``wait`` s."""
+
+    action: str
+    attempt: int
+    reason: str
+    wait: float
+
+
+@attrs.frozen
+class ThrottleEvent:
+    """The provider answered 2206; ``rate`` is the limiter's rate now (``None``: unknown)."""
+
+    action: str
+    rate: float | None
+
+
+@attrs.frozen
+class ClockEvent:
+    """The correction applied to ``ts`` changed to ``offset_ms``."""
+
+    offset_ms: int
+
+
+@attrs.frozen
+class Hooks:
+    """The callbacks; leave out the ones you do not need."""
+
+    on_attempt: Callable[[AttemptEvent], None] | None = None
+    on_retry: Callable[[RetryEvent], None] | None = None
+    on_throttle: Callable[[ThrottleEvent], None] | None = None
+    on_clock_adjust: Callable[[ClockEvent], None] | None = None
+
+
+def fire(callback: Callable[[E], None] | None, event: E) -> None:
+    """Call ``callback(event)`` if set; log (never raise) what it raises."""
+    if callback is None:
+        return
+    try:
+        callback(event)
+    except Exception:
+        _log.exception("a hook raised on %s; the call goes on", type(event).__name__)
