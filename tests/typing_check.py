@@ -1,0 +1,90 @@
+"""Uses the public API the way applications do; checked by ``mypy --strict``, never run.
+
+A change that breaks a user's typed code (a renamed argument, a widened return
+type, an ``Any`` leaking out) fails the ``typing`` session here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from nxcloud_ota import (
+    ApiError,
+    AsyncOtaClient,
+    CallbackEvent,
+    InitOutcome,
+    InitRequest,
+    InitResult,
+    InvalidInputError,
+    NxCloudError,
+    RequestMaybeSentError,
+    RetryPolicy,
+    VerifyResult,
+    VerifyStatus,
+)
+
+
+async def start_and_check(phone: str, ip: str) -> bool:
+    async with AsyncOtaClient(
+        access_key="ak",
+        access_secret="sk",
+        app_key="app",
+        algorithm="sha256",
+        timeout=httpx.Timeout(5.0),
+        retry=RetryPolicy(max_attempts=3, deadline=None),
+    ) as client:
+        try:
+            started: InitResult = await client.init(phone=phone, user_ip=ip)
+        except InvalidInputError as exc:
+            field: str = exc.field
+            raise ValueError(field) from exc
+        except RequestMaybeSentError as exc:
+            masked: str | None = exc.phone_masked
+            raise RuntimeError(masked) from exc
+        except ApiError as exc:
+            code: int = exc.code
+            msg: str = exc.msg
+            raise RuntimeError(f"{code} {msg}") from exc
+        url: str = started.url
+        checked: VerifyResult = await client.verify(started.request_id)
+        final: bool = checked.status.is_final
+        return bool(url) and final and checked.status is VerifyStatus.SUCCESS
+
+
+async def bulk(client: AsyncOtaClient, rows: list[tuple[str, str]]) -> int:
+    ok = 0
+    async for outcome in client.init_many(rows, concurrency=50, ordered=True):
+        typed: InitOutcome = outcome
+        if typed.ok and typed.result is not None:
+            ok += 1
+        error: NxCloudError | None = typed.error
+        del error
+    return ok
+
+
+async def stop_early(client: AsyncOtaClient, rows: list[tuple[str, str]]) -> None:
+    async with contextlib.aclosing(client.init_many(rows)) as outcomes:
+        async for outcome in outcomes:
+            if not outcome.ok:
+                break
+
+
+async def from_requests(client: AsyncOtaClient, source: AsyncIterator[InitRequest]) -> None:
+    async for outcome in client.init_many(source):
+        attempts: int = outcome.attempts
+        elapsed: float = outcome.elapsed
+        del attempts, elapsed
+
+
+def callback(query: dict[str, str]) -> VerifyStatus:
+    event = CallbackEvent.from_query(query)
+    request_id: str = event.request_id
+    del request_id
+    return event.status
+
+
+def from_env() -> AsyncOtaClient:
+    return AsyncOtaClient.from_env({"NXCLOUD_ACCESS_KEY": "ak"}, retry=RetryPolicy.no_wait())
