@@ -114,3 +114,32 @@ def test_decoding_arbitrary_json_raises_only_package_errors(envelope: object) ->
     except ota.NxCloudError:
         return
     assert isinstance(result.status, ota.VerifyStatus)
+
+
+@given(address=st.ip_addresses())
+def test_ip_validation_agrees_with_ipaddress(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    """Every address is accepted in ipaddress's canonical form (the fast IPv4 path included)."""
+    text = str(address)
+    if address.is_unspecified:
+        try:
+            ota.InitRequest(phone="8615800001795", user_ip=text)
+        except ota.InvalidInputError:
+            return
+        raise AssertionError("the unspecified address was accepted")
+    assert ota.InitRequest(phone="8615800001795", user_ip=text).user_ip == text
+
+
+@given(text=st.from_regex(r"[0-9]{1,4}(\.[0-9]{1,4}){3}", fullmatch=True))
+def test_dotted_quads_are_accepted_exactly_when_ipaddress_accepts_them(text: str) -> None:
+    """Leading zeros, octets over 255 and 0.0.0.0 are refused; the rest pass unchanged."""
+    try:
+        expected = ipaddress.ip_address(text)
+    except ValueError:
+        expected = None
+    try:
+        got = ota.InitRequest(phone="8615800001795", user_ip=text).user_ip
+    except ota.InvalidInputError:
+        got = None
+    assert got == (None if expected is None or expected.is_unspecified else str(expected))
