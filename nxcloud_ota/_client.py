@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import random as _random
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TypeVar
 
 import attrs
 import httpx
@@ -18,9 +16,7 @@ import httpx
 from ._aiohttp_transport import AiohttpTransport
 from ._auth import Secret
 from ._bulk import BulkItem, BulkStats, InitOutcome, run_init_many
-from ._errors import (
-    InvalidInputError,
-)
+from ._errors import InvalidInputError
 from ._exchange import Exchange
 from ._hooks import Hooks
 from ._models import InitRequest, InitResult, VerifyResult
@@ -31,16 +27,12 @@ from ._validation import is_local_host, validate_token
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
 
-T = TypeVar("T")
-
 DEFAULT_BASE_URL = "https://api2.nxcloud.com"
 """The provider's API host."""
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
 """10 s to read, 5 s to connect, 10 s to wait for a pooled connection: each well
 inside the provider's 60 s timestamp window."""
-
-_log = logging.getLogger("nxcloud_ota")
 
 
 def _access_key(value: object) -> str:
@@ -206,7 +198,7 @@ class AsyncOtaClient:
         """The correction added to the local clock for ``ts``, in milliseconds.
 
         Learnt from the provider's ``Date`` headers: 0 while the clocks agree within
-        2 s (see :doc:`/errors`).
+        2 s (see :doc:`/reliability`).
         """
         return self._exchange.clock_sync.offset_ms
 
