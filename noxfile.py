@@ -22,17 +22,21 @@ def install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite and the doctests, with branch coverage (at least 95%)."""
+    """Run the test suite and the doctests with branch coverage (at least 95%), then the
+    soak tests without coverage tracing, which would slow them tenfold."""
     install(session, "tests")
     session.run(
         "pytest",
         "--cov",
         "--cov-report=term-missing:skip-covered",
         "--doctest-modules",
+        "-m",
+        "not soak",
         "nxcloud_ota",
         "tests",
         *session.posargs,
     )
+    session.run("pytest", "-m", "soak", "tests", *session.posargs)
 
 
 @nox.session(python="3.11")

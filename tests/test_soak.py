@@ -11,7 +11,8 @@ import pytest
 import nxcloud_ota as ota
 from nxcloud_ota.testing import FakeNxCloud, serve
 
-pytestmark = pytest.mark.anyio
+# Soaks run in their own pass, without coverage tracing (which slows them tenfold).
+pytestmark = [pytest.mark.anyio, pytest.mark.soak]
 
 
 def rows(n: int) -> list[tuple[str, str]]:
