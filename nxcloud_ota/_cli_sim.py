@@ -75,6 +75,33 @@ DEMO_USER_IP = "203.0.113.7"
     default=None,
     help="Logins the account can pay for [default: unlimited] (then: 9908).",
 )
+@click.option(
+    "--fail-next",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Answer the first N calls with --fail-code, whatever they hold.",
+)
+@click.option(
+    "--fail-code",
+    type=int,
+    default=99,
+    show_default=True,
+    help="The code --fail-next answers (e.g. 2206, 9908, 88).",
+)
+@click.option(
+    "--drop-next",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Give no answer at all to the first N calls (the connection drops).",
+)
+@click.option(
+    "--auto-open",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Phones open their login url by themselves this many seconds after init.",
+)
 @click.pass_context
 def fake_server_command(
     ctx: click.Context,
@@ -89,6 +116,10 @@ def fake_server_command(
     latency_ms: float,
     clock_offset_ms: int,
     balance: int | None,
+    fail_next: int,
+    fail_code: int,
+    drop_next: int,
+    auto_open: float | None,
 ) -> None:
     """Run the NXCloud simulator over HTTP (for local development; never exposed)."""
     from . import testing  # noqa: PLC0415 - uvicorn is needed only by this command
@@ -102,7 +133,10 @@ def fake_server_command(
         fail_rate=fail_rate,
         latency=latency_ms / 1000.0,
         clock_offset_ms=clock_offset_ms,
+        auto_open=auto_open,
     )
+    fake.fail_next(fail_next, fail_code)
+    fake.drop_next(drop_next)
     if not _is_loopback(host):
         click.echo(
             "warning: listening beyond loopback; the simulator accepts its known credentials",

@@ -113,3 +113,36 @@ def test_unknown_app_gets_9906(base_url: str) -> None:
     """A correctly signed init for an app the account does not have is refused with 9906."""
     body = init_body(appkey="no-such-app")
     assert post(base_url, "init", body, signed_headers("init", body, ts=now_ms())) == 9906
+
+
+def test_scripted_faults_from_the_command_line() -> None:
+    """fake-server --fail-next 2 --fail-code 2206 answers 2206 twice, then serves normally."""
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from nxcloud_ota._cli import main; main()",
+            "fake-server",
+            "--port",
+            "0",
+            "--fail-next",
+            "2",
+            "--fail-code",
+            "2206",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split(" on ", 1)[1].strip()
+            body = init_body()
+            codes = [
+                post(url, "init", body, signed_headers("init", body, ts=now_ms()))
+                for _ in range(3)
+            ]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
+    assert codes == [2206, 2206, 0]
