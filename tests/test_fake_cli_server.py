@@ -6,6 +6,7 @@ the client's own signer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -28,10 +29,11 @@ from test_fake_support import (
 from nxcloud_ota import AsyncOtaClient, RetryPolicy, VerifyStatus
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """The command started on a free loopback port; its URL, read from its banner."""
-    with subprocess.Popen(
+@contextlib.contextmanager
+def fake_server(*options: str) -> Iterator[str]:
+    """Run ``nxcloud-ota fake-server --port 0 OPTIONS`` in its own process; yield its URL,
+    read from its banner; interrupt it (Ctrl-C) at the end."""
+    with subprocess.Popen(  # noqa: S603 - our own interpreter and command
         [
             sys.executable,
             "-c",
@@ -39,6 +41,7 @@ def base_url() -> Iterator[str]:
             "fake-server",
             "--port",
             "0",
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -55,6 +58,13 @@ def base_url() -> Iterator[str]:
                 proc.wait(10)
             except subprocess.TimeoutExpired:  # pragma: no cover - only if shutdown hangs
                 proc.kill()
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The command with its defaults, shared by the tests of this module."""
+    with fake_server() as url:
+        yield url
 
 
 def now_ms() -> int:
@@ -117,32 +127,9 @@ def test_unknown_app_gets_9906(base_url: str) -> None:
 
 def test_scripted_faults_from_the_command_line() -> None:
     """fake-server --fail-next 2 --fail-code 2206 answers 2206 twice, then serves normally."""
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from nxcloud_ota._cli import main; main()",
-            "fake-server",
-            "--port",
-            "0",
-            "--fail-next",
-            "2",
-            "--fail-code",
-            "2206",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            url = proc.stdout.readline().split(" on ", 1)[1].strip()
-            body = init_body()
-            codes = [
-                post(url, "init", body, signed_headers("init", body, ts=now_ms()))
-                for _ in range(3)
-            ]
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(10)
+    body = init_body()
+    with fake_server("--fail-next", "2", "--fail-code", "2206") as url:
+        codes = [
+            post(url, "init", body, signed_headers("init", body, ts=now_ms())) for _ in range(3)
+        ]
     assert codes == [2206, 2206, 0]
