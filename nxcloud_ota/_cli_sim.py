@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 
 import click
 import httpx
@@ -16,6 +15,7 @@ from ._cli_bulk import RowSink, demo_records, make_progress, run_bulk, summary_t
 from ._cli_common import Credentials, execute, get_state
 from ._cli_report import EXIT_ERROR, EXIT_OK, BulkSummary
 from ._models import VerifyStatus
+from ._validation import is_loopback_host
 
 __all__ = [
     "DEMO_PHONE",
@@ -137,7 +137,7 @@ def fake_server_command(
     )
     fake.fail_next(fail_next, fail_code)
     fake.drop_next(drop_next)
-    if not _is_loopback(host):
+    if not is_loopback_host(host):
         click.echo(
             "warning: listening beyond loopback; the simulator accepts its known credentials",
             err=True,
@@ -187,15 +187,6 @@ def banner_lines(
         f"  export NXCLOUD_APP_KEY={app_key}",
         f"  export NXCLOUD_ACCESS_SECRET={secret}",
     ]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command("demo", short_help="The whole flow against a local simulator.")

@@ -11,7 +11,14 @@ import re
 
 from ._errors import InvalidInputError
 
-__all__ = ["is_local_host", "mask_phone", "normalize_phone", "validate_ip", "validate_token"]
+__all__ = [
+    "is_local_host",
+    "is_loopback_host",
+    "mask_phone",
+    "normalize_phone",
+    "validate_ip",
+    "validate_token",
+]
 
 _PHONE_SEPARATORS = str.maketrans("", "", " -.()")
 _DIGITS = re.compile(r"[0-9]{6,15}")
@@ -97,6 +104,21 @@ def mask_phone(phone: str) -> str:
     return phone[:-6] + "****" + phone[-2:]
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether a host is this machine: ``localhost`` or a loopback address.
+
+    >>> [is_loopback_host(h) for h in ("127.0.0.1", "[::1]", "localhost", "0.0.0.0")]
+    [True, True, True, False]
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def is_local_host(host: str) -> bool:
     """Whether a host never leaves this machine or the reserved test names.
 
@@ -105,10 +127,5 @@ def is_local_host(host: str) -> bool:
     >>> is_local_host("api2.nxcloud.com"), is_local_host("10.0.0.5")
     (False, False)
     """
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith((".localhost", ".test")):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    name = host.strip("[]").lower().rstrip(".")
+    return name.endswith((".localhost", ".test")) or is_loopback_host(name)

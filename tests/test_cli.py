@@ -614,9 +614,9 @@ def test_fake_server_banner_with_a_chosen_secret() -> None:
 )
 def test_fake_server_loopback_detection(host: str, loopback: bool) -> None:
     """Only loopback hosts are served without a warning."""
-    from nxcloud_ota._cli_sim import _is_loopback
+    from nxcloud_ota._validation import is_loopback_host
 
-    assert _is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
 
 
 class _FailInitsAfter(httpx.AsyncBaseTransport):
