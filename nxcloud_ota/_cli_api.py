@@ -16,7 +16,6 @@ from ._cli_common import (
     execute,
     fail_usage,
     get_state,
-    given_credentials,
     print_json,
     resolve_credentials,
 )
@@ -62,9 +61,7 @@ def init_command(
 ) -> None:
     """Start a login: print the request id and the url to open on the phone."""
     state = get_state(ctx)
-    creds = resolve_credentials(
-        ctx, given_credentials(access_key, access_secret, app_key, base_url)
-    )
+    creds = resolve_credentials(ctx, access_key, access_secret, app_key, base_url)
     secrets = (creds.access_secret,)
     try:
         request = InitRequest(phone=phone, user_ip=user_ip)
@@ -120,9 +117,7 @@ def verify_command(
 ) -> None:
     """Print the status of a login: SUCCESS, PENDING, MISMATCH, FAILURE or UNKNOWN."""
     state = get_state(ctx)
-    creds = resolve_credentials(
-        ctx, given_credentials(access_key, access_secret, app_key, base_url)
-    )
+    creds = resolve_credentials(ctx, access_key, access_secret, app_key, base_url)
     secrets = (creds.access_secret,)
     try:
         validate_token(request_id, "request_id")
@@ -226,9 +221,7 @@ def bulk_init_command(
     the output; a summary goes to stderr. Exit 1 if any record failed.
     """
     state = get_state(ctx)
-    creds = resolve_credentials(
-        ctx, given_credentials(access_key, access_secret, app_key, base_url)
-    )
+    creds = resolve_credentials(ctx, access_key, access_secret, app_key, base_url)
     secrets = (creds.access_secret,)
     try:
         creds.require()

@@ -27,7 +27,6 @@ __all__ = [
     "execute",
     "fail_usage",
     "get_state",
-    "given_credentials",
     "print_json",
     "resolve_credentials",
 ]
@@ -101,8 +100,20 @@ def credential_options(func: F) -> F:
     return func
 
 
-def resolve_credentials(ctx: click.Context, given: dict[str, str | None]) -> Credentials:
+def resolve_credentials(
+    ctx: click.Context,
+    access_key: str | None,
+    access_secret: str | None,
+    app_key: str | None,
+    base_url: str | None,
+) -> Credentials:
     """A command's flag wins, then the group's (flag or environment), then the environment."""
+    given = {
+        "access_key": access_key,
+        "access_secret": access_secret,
+        "app_key": app_key,
+        "base_url": base_url,
+    }
     group = get_state(ctx).credentials
     chosen: dict[str, str | None] = {}
     for name, value in given.items():
@@ -147,15 +158,3 @@ def fail_usage(
 def print_json(payload: dict[str, object]) -> None:
     """Print ``payload`` as one line of JSON on stdout."""
     click.echo(json.dumps(payload, ensure_ascii=False))
-
-
-def given_credentials(
-    access_key: str | None, access_secret: str | None, app_key: str | None, base_url: str | None
-) -> dict[str, str | None]:
-    """The four credential options of a command as a dict keyed by parameter name."""
-    return {
-        "access_key": access_key,
-        "access_secret": access_secret,
-        "app_key": app_key,
-        "base_url": base_url,
-    }
