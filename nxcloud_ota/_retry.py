@@ -179,7 +179,7 @@ async def call_with_retries(
         if not _allowed(disposition, idempotent, resigned=resigned):
             return False
         if state.attempt_number >= policy.max_attempts:
-            return False  # stop() ends it; no budget spent
+            return False  # the last attempt: decided here, before spending budget
         if budget is not None and not budget.try_spend():
             _log.warning("%s: not retrying %s: the retry budget is spent", action, _describe(exc))
             return False
@@ -194,8 +194,7 @@ async def call_with_retries(
         return policy.backoff(state.attempt_number, random())
 
     def stop(state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= policy.max_attempts:
-            return True
+        # The attempt limit is enforced in should_retry; here only the deadline.
         if policy.deadline is None:
             return False
         return monotonic() - started + state.upcoming_sleep > policy.deadline
