@@ -10,7 +10,7 @@ import attrs
 
 from ..._errors import InvalidInputError
 
-__all__ = ["TrustedProxies", "client_ip"]
+__all__ = ["TrustedProxies", "address_key", "client_ip"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -116,3 +116,22 @@ def client_ip(
         if address not in trusted:
             return str(address)
     return str(address)
+
+
+def address_key(user_ip: str, ipv6_prefix: int = 64) -> str:
+    """The key a budget counts an address under: an IPv4 address itself, an IPv6
+    address by its ``/ipv6_prefix`` network (one subscriber usually holds a whole
+    ``/64``, so counting single IPv6 addresses would let one client walk around
+    the budget).
+
+    >>> address_key("203.0.113.7"), address_key("2001:db8:1:2:3:4:5:6")
+    ('203.0.113.7', '2001:db8:1:2::/64')
+
+    Raises :class:`InvalidInputError` naming ``user_ip`` for anything else.
+    """
+    address = _parse_address(user_ip)
+    if address is None:
+        raise InvalidInputError("user_ip", "must be an IPv4 or IPv6 address")
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))

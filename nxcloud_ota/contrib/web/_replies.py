@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 from ..._errors import (
@@ -13,16 +15,31 @@ from ..._errors import (
     RequestMaybeSentError,
     TransportError,
 )
+from ._budgets import BudgetExceededError
+from ._store import UnknownLoginError
 
-__all__ = ["ErrorReply", "error_reply"]
+__all__ = ["ErrorReply", "error_reply", "retry_after_header"]
+
+_NOT_FOUND = "no such login, or it has expired"
 
 
 @attrs.frozen
 class ErrorReply:
-    """What to answer for an error: an HTTP ``status`` and a JSON ``body``."""
+    """What to answer for an error: an HTTP ``status``, a JSON ``body`` and
+    ``headers`` to add (``Retry-After`` on a 429)."""
 
     status: int
     body: dict[str, str | int]
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+
+def retry_after_header(seconds: float) -> dict[str, str]:
+    """``Retry-After`` in whole seconds, rounded up, at least 1.
+
+    >>> retry_after_header(0.2)
+    {'Retry-After': '1'}
+    """
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 def error_reply(exc: NxCloudError) -> ErrorReply:
@@ -32,6 +49,8 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
     error                                       status  body ``error``
     ==========================================  ======  ==========================
     :class:`InvalidInputError`                  422     ``invalid_input``, ``field``
+    :class:`UnknownLoginError`                  404     ``not_found``
+    :class:`BudgetExceededError`                429     ``too_many_requests``, ``scope``
     :class:`RecordNotFoundError` (2205)         404     ``not_found``, ``code``
     any other :class:`ApiError`                 502     ``provider_error``, ``code``
     :class:`ProtocolError`                      502     ``provider_error``
@@ -40,7 +59,8 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
     anything else                               500     ``internal_error``
     ==========================================  ======  ==========================
 
-    The provider's ``msg`` is not passed on: it can describe your account (its
+    A 429 carries ``Retry-After`` (also in the body, as ``retry_after``). The
+    provider's ``msg`` is not passed on: it can describe your account (its
     balance, its apps) to whoever called you. Log the exception for that.
 
     >>> error_reply(InvalidInputError("phone", "must be 6-15 digits")).body["field"]
@@ -48,9 +68,19 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
     """
     if isinstance(exc, InvalidInputError):
         return ErrorReply(422, {"error": "invalid_input", "field": exc.field, "detail": str(exc)})
+    if isinstance(exc, UnknownLoginError):
+        return ErrorReply(404, {"error": "not_found", "detail": _NOT_FOUND})
+    if isinstance(exc, BudgetExceededError):
+        headers = retry_after_header(exc.retry_after)
+        body: dict[str, str | int] = {
+            "error": "too_many_requests",
+            "scope": exc.scope,
+            "retry_after": int(headers["Retry-After"]),
+            "detail": f"too many requests for this {exc.scope}; try again later",
+        }
+        return ErrorReply(429, body, headers)
     if isinstance(exc, RecordNotFoundError):
-        detail = "no such login, or it has expired"
-        return ErrorReply(404, {"error": "not_found", "code": exc.code, "detail": detail})
+        return ErrorReply(404, {"error": "not_found", "code": exc.code, "detail": _NOT_FOUND})
     if isinstance(exc, ApiError):
         detail = "the login provider refused the request"
         return ErrorReply(502, {"error": "provider_error", "code": exc.code, "detail": detail})
