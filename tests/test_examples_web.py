@@ -9,6 +9,7 @@ scripts, not a package: they are imported from their folder.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -43,6 +44,9 @@ from nxcloud_ota import (
 from nxcloud_ota.contrib.web import (
     HIDE_QUERY_STRINGS,
     ErrorReply,
+    LoginPolicy,
+    MemoryLoginStore,
+    StartedLogin,
     TrustedProxies,
     client_ip,
     error_reply,
@@ -151,16 +155,57 @@ class ViaAiohttp:
             return Reply(response.status, await response.text())
 
 
+class RecordingStore(MemoryLoginStore):
+    """The app's store of started logins, noting the final statuses saved and the lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes: dict[str, VerifyStatus] = {}
+        self.lookups = 0
+        self._awaited: tuple[int, asyncio.Event] | None = None
+
+    async def save(self, login: StartedLogin, ttl: float) -> None:
+        """Keep the login, noting a final status."""
+        if login.status.is_final:
+            self.outcomes[login.request_id] = login.status
+        await super().save(login, ttl)
+
+    async def get(self, request_id: str) -> StartedLogin | None:
+        """Look the login up, counting the lookups."""
+        self.lookups += 1
+        if self._awaited is not None and self.lookups >= self._awaited[0]:
+            self._awaited[1].set()
+        return await super().get(request_id)
+
+    async def wait_for_lookups(self, count: int) -> None:
+        """Return once ``count`` lookups have been made in all."""
+        reached = asyncio.Event()
+        self._awaited = (count, reached)
+        if self.lookups < count:
+            await reached.wait()
+
+
 class Stack:
     """An app under test with what the tests look at: the simulator, the store, the probe."""
 
-    def __init__(self, kind: str, *, trusted: str = "", callback: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        trusted: str = "",
+        callback: bool = False,
+        policy: LoginPolicy | None = None,
+        redis_url: str = "",
+    ) -> None:
         self.kind = kind
         self.trusted = TrustedProxies.parse(trusted)
         self.callback = callback
+        self.policy = policy
+        self.redis_url = redis_url
         self.fake = FakeNxCloud()
         self.probe = ProbeTransport(self.fake)
-        self.outcomes: dict[str, VerifyStatus] = {}
+        self.store = RecordingStore()
+        self.outcomes = self.store.outcomes
         self.clients_made = 0
 
     def make_client(self) -> AsyncOtaClient:
@@ -188,7 +233,11 @@ class Stack:
     @asynccontextmanager
     async def _fastapi(self) -> AsyncIterator[Running]:
         app = fastapi_app.create_app(
-            client_factory=self.make_client, trusted_proxies=self.trusted, outcomes=self.outcomes
+            client_factory=self.make_client,
+            trusted_proxies=self.trusted,
+            policy=self.policy,
+            store=None if self.redis_url else self.store,
+            redis_url=self.redis_url,
         )
         async with LifespanManager(app):
             if self.callback:
@@ -201,7 +250,11 @@ class Stack:
     @asynccontextmanager
     async def _aiohttp(self) -> AsyncIterator[Running]:
         app = aiohttp_app.create_app(
-            client_factory=self.make_client, trusted_proxies=self.trusted, outcomes=self.outcomes
+            client_factory=self.make_client,
+            trusted_proxies=self.trusted,
+            policy=self.policy,
+            store=None if self.redis_url else self.store,
+            redis_url=self.redis_url,
         )
         # A plain TCP transport: no proxy from the environment between the
         # simulator and the app's loopback port.
@@ -249,7 +302,7 @@ def callback_query(request_id: str, status: str = "SUCCESS") -> dict[str, str]:
 @pytest.mark.anyio
 async def test_login_completes_once_the_phone_opens_the_url(kind: str) -> None:
     """Start gives a url; after the phone opens it, the outcome endpoint reports SUCCESS."""
-    stack = Stack(kind)
+    stack = Stack(kind, policy=LoginPolicy(pending_ttl=0))  # no callback: each poll verifies
     async with stack.run() as app:
         request_id, url = await start(app)
         pending = (await app.request("GET", f"/login/{request_id}")).json()
@@ -299,13 +352,13 @@ async def test_forged_success_for_a_pending_login_is_not_recorded(kind: str) -> 
 
 @pytest.mark.anyio
 async def test_forged_success_for_an_unknown_login_is_not_recorded(kind: str) -> None:
-    """A SUCCESS callback for a requestId the simulator does not know records nothing."""
+    """A SUCCESS callback for a requestId the app did not start records nothing, asks nothing."""
     stack = Stack(kind)
     async with stack.run() as app:
         reply = await app.request("POST", "/nxcloud/callback", params=callback_query(UNKNOWN_ID))
     assert (reply.status, reply.text) == (200, "success")
     assert stack.outcomes == {}
-    assert stack.calls("verify") == [{"appkey": FAKE_APP_KEY, "requestId": UNKNOWN_ID}]
+    assert stack.fake.requests == []
 
 
 @pytest.mark.anyio
@@ -435,11 +488,12 @@ async def test_init_without_an_answer_is_503_saying_a_login_may_have_started(kin
 
 @pytest.mark.anyio
 async def test_unknown_login_is_404(kind: str) -> None:
-    """The outcome of a requestId the provider does not know is a 404 with code 2205."""
+    """The outcome of a requestId the app did not start is a 404, and asks the provider nothing."""
     stack = Stack(kind)
     async with stack.run() as app:
         reply = await app.request("GET", f"/login/{UNKNOWN_ID}")
-    assert (reply.status, reply.json()["code"]) == (404, 2205)
+    assert (reply.status, reply.json()["error"]) == (404, "not_found")
+    assert stack.fake.requests == []
 
 
 @pytest.mark.anyio

@@ -14,6 +14,10 @@ behaves like the local limiter across all of them (see :doc:`/scaling`)::
                                account="your-access-key", max_rate=200)
     client = AsyncOtaClient.from_env(rate_limiter=limiter)
 
+:class:`RedisLoginStore` and :class:`RedisBudgets` share the logins an
+application started and its budgets on starting them among its processes
+(see :class:`nxcloud_ota.contrib.web.LoginGuard` and :doc:`/security`).
+
 It needs the ``redis`` package (``pip install 'nxcloud-ota[redis]'``) and a Redis
 server of version 5 or later; ``import nxcloud_ota`` never imports it.
 """
@@ -30,11 +34,12 @@ from typing import TYPE_CHECKING
 
 from .._ratelimit import AdaptiveRateLimiter
 from ._redis_lua import SCRIPT, Reply, Settings, encode_args, parse_reply
+from ._redis_web import RedisBudgets, RedisLoginStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisRateLimiter"]
+__all__ = ["RedisBudgets", "RedisLoginStore", "RedisRateLimiter"]
 
 _log = logging.getLogger("nxcloud_ota")
 

@@ -7,7 +7,8 @@ The FastAPI and aiohttp examples are thin shells around these:
   phone (:class:`LoginPolicy`, counted in :class:`Budgets`), and answers status
   polls and callbacks only for logins it started (kept in a :class:`LoginStore`),
   with one ``verify`` at a time per login and within a share of the account's
-  rate. See :doc:`/security`.
+  rate. :func:`open_login_guard` makes one, in memory or in Redis. See
+  :doc:`/security`.
 
 - :class:`TrustedProxies` and :func:`client_ip`: the end user's IP address for
   ``init``, from the connection, or from ``X-Forwarded-For`` only when the
@@ -33,6 +34,7 @@ from ._callback import CallbackReply, receive_callback
 from ._guard import LoginGuard, LoginPolicy
 from ._logs import HideQueryStrings
 from ._replies import ErrorReply, error_reply
+from ._setup import open_login_guard
 from ._store import LoginStore, MemoryLoginStore, StartedLogin, UnknownLoginError
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "address_key",
     "client_ip",
     "error_reply",
+    "open_login_guard",
     "receive_callback",
 ]
 
