@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
+from aiohttp import TCPConnector
 from aiohttp.test_utils import TestClient, TestServer
 from asgi_lifespan import LifespanManager
 from uvicorn.logging import AccessFormatter
@@ -67,9 +68,10 @@ KINDS = ["fastapi", "aiohttp"]
 class Reply:
     """An answer of the app under test, whichever framework served it."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         self.status = status
         self.text = text
+        self.headers = {name.lower(): value for name, value in (headers or {}).items()}
 
     def json(self) -> Any:
         """The body, parsed as JSON."""
@@ -129,7 +131,7 @@ class ViaHttpx:
         response = await self.http.request(
             method, path, json=json, content=content, params=params, headers=headers
         )
-        return Reply(response.status_code, response.text)
+        return Reply(response.status_code, response.text, response.headers)
 
 
 class ViaAiohttp:
@@ -152,7 +154,7 @@ class ViaAiohttp:
         async with self.client.request(
             method, path, json=json, data=content, params=params, headers=headers
         ) as response:
-            return Reply(response.status, await response.text())
+            return Reply(response.status, await response.text(), response.headers)
 
 
 class RecordingStore(MemoryLoginStore):
@@ -259,7 +261,9 @@ class Stack:
         # A plain TCP transport: no proxy from the environment between the
         # simulator and the app's loopback port.
         loopback = httpx.AsyncHTTPTransport()
-        async with loopback, TestClient(TestServer(app, host="127.0.0.1")) as client:
+        # No limit on the test client's connections: floods are sent all at once.
+        server = TestServer(app, host="127.0.0.1")
+        async with loopback, TestClient(server, connector=TCPConnector(limit=0)) as client:
             if self.callback:
                 self.fake.callback_url = str(client.make_url("/nxcloud/callback"))
                 self.fake.callback_transport = loopback
