@@ -179,8 +179,8 @@ async def legitimate_login(stack: Stack, app: Running) -> str:
     and the user's poll sees it confirmed; return its request id."""
     reply = await start(app, USER_PHONE, USER)
     assert reply.status == 200, reply.text
-    request_id, url = reply.json()["request_id"], reply.json()["url"]
-    assert await stack.fake.open_url(url) is VerifyStatus.SUCCESS
+    request_id: str = reply.json()["request_id"]
+    assert await stack.fake.open_url(reply.json()["url"]) is VerifyStatus.SUCCESS
     outcome = (await app.request("GET", f"/login/{request_id}", headers=USER)).json()
     assert outcome == {"request_id": request_id, "status": "SUCCESS", "final": True}
     return request_id

@@ -148,7 +148,7 @@ class LoginGuard:
         callback names, and only as :meth:`status` would.
 
         A callback for any other login is acknowledged (``success``) and
-        ignored; one refused by the ``verify`` budget is answered 503 ``error``
+        ignored; one refused by the ``verify`` budget is answered 429 ``error``
         with ``Retry-After``.
         """
         event = parse_callback(query)
