@@ -198,13 +198,16 @@ class Stack:
         callback: bool = False,
         policy: LoginPolicy | None = None,
         redis_url: str = "",
+        fake: FakeNxCloud | None = None,
+        app_key: str = FAKE_APP_KEY,
     ) -> None:
         self.kind = kind
         self.trusted = TrustedProxies.parse(trusted)
         self.callback = callback
         self.policy = policy
         self.redis_url = redis_url
-        self.fake = FakeNxCloud()
+        self.app_key = app_key
+        self.fake = FakeNxCloud() if fake is None else fake
         self.probe = ProbeTransport(self.fake)
         self.store = RecordingStore()
         self.outcomes = self.store.outcomes
@@ -216,7 +219,7 @@ class Stack:
         return AsyncOtaClient(
             access_key=FAKE_ACCESS_KEY,
             access_secret=FAKE_ACCESS_SECRET,
-            app_key=FAKE_APP_KEY,
+            app_key=self.app_key,
             base_url="http://fake.nxcloud.test",
             transport=self.probe,
             retry=RetryPolicy.no_wait(),

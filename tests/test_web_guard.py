@@ -290,17 +290,24 @@ def test_window_wait(times: list[float], now: float, limit: Limit, wait: float) 
     assert window_wait(times, now, limit) == wait
 
 
-@pytest.mark.anyio
-async def test_memory_budgets_slide_and_forget() -> None:
-    """At most count events in any period; a refusal counts nothing; idle keys are dropped."""
-    clock = Clock()
-    budgets = MemoryBudgets(clock=clock)
+async def check_window_slides(budgets: Budgets, clock: Clock) -> None:
+    """The contract of every Budgets: at most count events in any period, a refusal
+    counts nothing, and a lowered limit waits for enough events to leave."""
     limit = Limit(2, 10)
     assert [await budgets.spend("k", limit) for _ in range(3)] == [0.0, 0.0, 10.0]
     clock.now += 4
     assert await budgets.spend("k", limit) == 6.0
     clock.now += 6
     assert await budgets.spend("k", limit) == 0.0
+    assert await budgets.spend("k", Limit(1, 10)) == 10.0
+
+
+@pytest.mark.anyio
+async def test_memory_budgets_slide_and_forget() -> None:
+    """The in-memory budgets keep the window's contract, holding only live keys."""
+    clock = Clock()
+    budgets = MemoryBudgets(clock=clock)
+    await check_window_slides(budgets, clock)
     assert "keys=1" in repr(budgets)
 
 

@@ -24,8 +24,9 @@ async def open_login_guard(
     """A :class:`LoginGuard` for ``client``, for the life of the block.
 
     With ``redis_url``, the budgets and (unless ``store`` is given, your
-    database say) the started logins live in that Redis, shared by every
-    process pointing there; its connections close on exit. Without it, both
+    database say) the started logins live in that Redis, under keys that begin
+    ``nxcloud:{app_key}:``, shared by every process of the app pointing there;
+    its connections close on exit. Without it, both
     live in this process's memory. Needs the ``redis`` extra only with a URL.
     """
     async with AsyncExitStack() as stack:
@@ -37,8 +38,9 @@ async def open_login_guard(
 
             redis = Redis.from_url(redis_url)
             stack.push_async_callback(redis.aclose)
-            budgets = RedisBudgets(redis)
-            store = store or RedisLoginStore(redis)
+            prefix = f"nxcloud:{client.app_key}:"  # apps sharing a Redis count apart
+            budgets = RedisBudgets(redis, prefix=prefix)
+            store = store or RedisLoginStore(redis, prefix=prefix)
         yield LoginGuard(
             client,
             store=store or MemoryLoginStore(),
