@@ -72,6 +72,7 @@ async def test_budgets_slide_as_the_memory_ones_do(conn: redis_asyncio.Redis, ta
     assert isinstance(budgets, Budgets)
     await check_window_slides(budgets, clock)
     assert 0 < await conn.pttl(f"{tag}:budget:k") <= 10_000
+    assert tag in repr(budgets)
 
 
 @pytest.mark.anyio

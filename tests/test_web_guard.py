@@ -20,6 +20,7 @@ from nxcloud_ota import (
     RetryPolicy,
     VerifyStatus,
 )
+from nxcloud_ota.contrib import web
 from nxcloud_ota.contrib.web import (
     BudgetExceededError,
     Budgets,
@@ -33,6 +34,7 @@ from nxcloud_ota.contrib.web import (
     UnknownLoginError,
     address_key,
     error_reply,
+    receive_callback,
 )
 from nxcloud_ota.contrib.web._budgets import window_wait
 from nxcloud_ota.contrib.web._expiring import ExpiringMap
@@ -294,12 +296,13 @@ async def check_window_slides(budgets: Budgets, clock: Clock) -> None:
     """The contract of every Budgets: at most count events in any period, a refusal
     counts nothing, and a lowered limit waits for enough events to leave."""
     limit = Limit(2, 10)
-    assert [await budgets.spend("k", limit) for _ in range(3)] == [0.0, 0.0, 10.0]
-    clock.now += 4
-    assert await budgets.spend("k", limit) == 6.0
-    clock.now += 6
+    assert await budgets.spend("k", limit) == 0.0
+    clock.now += 5
+    assert [await budgets.spend("k", limit) for _ in range(2)] == [0.0, 5.0]
+    clock.now += 5  # the first event leaves the window
     assert await budgets.spend("k", limit) == 0.0
     assert await budgets.spend("k", Limit(1, 10)) == 10.0
+    assert await budgets.spend("other", limit) == 0.0
 
 
 @pytest.mark.anyio
@@ -308,7 +311,7 @@ async def test_memory_budgets_slide_and_forget() -> None:
     clock = Clock()
     budgets = MemoryBudgets(clock=clock)
     await check_window_slides(budgets, clock)
-    assert "keys=1" in repr(budgets)
+    assert "keys=2" in repr(budgets)
 
 
 def test_expiring_map_sweeps_what_an_attacker_leaves() -> None:
@@ -360,3 +363,25 @@ def test_budget_error_reply_carries_retry_after() -> None:
     assert (reply.status, reply.headers) == (429, {"Retry-After": "120"})
     assert json.loads(json.dumps(reply.body))["scope"] == "phone"
     assert reply.body["retry_after"] == 120
+
+
+@pytest.mark.anyio
+async def test_receive_callback_alone_asks_verify_about_any_login() -> None:
+    """The guard-less receive_callback verifies every well-formed callback: a final status
+    is confirmed, an id the provider does not know is acknowledged and ignored."""
+    rig = Rig()
+    request_id = await rig.start()
+    await rig.fake.open_url(f"http://fake.nxcloud.test/ota/auth/{request_id}")
+    confirmed = await receive_callback(rig.client, callback(request_id, status="FAILURE"))
+    unknown = await receive_callback(rig.client, callback("0" * 32))
+    assert (confirmed.status, confirmed.confirmed) == (200, VerifyStatus.SUCCESS)
+    assert (unknown.status, unknown.text, unknown.confirmed) == (200, "success", None)
+    assert rig.verifies() == 2
+
+
+def test_contrib_web_exports_what_it_did_as_one_module() -> None:
+    """Every name in contrib.web's __all__ imports, the names it had as one module among them."""
+    assert all(hasattr(web, name) for name in web.__all__)
+    before = {"HIDE_QUERY_STRINGS", "CallbackReply", "ErrorReply", "HideQueryStrings"}
+    before |= {"TrustedProxies", "client_ip", "error_reply", "receive_callback"}
+    assert before <= set(web.__all__)

@@ -110,7 +110,8 @@ class LoginGuard:
         Raises :class:`InvalidInputError` for bad input and
         :class:`BudgetExceededError` (``scope`` ``"address"`` or ``"phone"``)
         when a budget refuses, both before anything is sent; then whatever
-        ``init`` raises.
+        ``init`` raises. A start counts against both budgets once they let it
+        through, whatever ``init`` answers.
         """
         request = InitRequest(phone=phone, user_ip=user_ip)
         policy = self.policy
