@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import resource
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from test_examples_web import Reply, Running, Stack, callback_query
@@ -48,6 +49,17 @@ async def flood(
             return await send(number)
 
     return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+@pytest.fixture
+def many_sockets() -> Iterator[None]:
+    """Room for 1,000 connections at once (client and server ends: 2,000 descriptors),
+    raising the soft limit of open files towards the hard one while the test runs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def random_id() -> str:
@@ -96,6 +108,7 @@ async def test_polls_of_unknown_ids_cause_no_verify(kind: str) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("many_sockets")
 async def test_repeated_callbacks_of_a_pending_login_share_one_verify(kind: str) -> None:
     """1,000 concurrent callbacks of one pending login share one verify; once it is final,
     1,000 more ask nothing.
