@@ -385,3 +385,33 @@ def test_contrib_web_exports_what_it_did_as_one_module() -> None:
     before = {"HIDE_QUERY_STRINGS", "CallbackReply", "ErrorReply", "HideQueryStrings"}
     before |= {"TrustedProxies", "client_ip", "error_reply", "receive_callback"}
     assert before <= set(web.__all__)
+
+
+class LaggingStore(MemoryLoginStore):
+    """A store whose reads lag its writes (a replica, say): it answers the first save."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[str, StartedLogin] = {}
+
+    async def save(self, login: StartedLogin, ttl: float) -> None:
+        """Keep the login; remember the first version saved."""
+        self.first.setdefault(login.request_id, login)
+        await super().save(login, ttl)
+
+    async def get(self, request_id: str) -> StartedLogin | None:
+        """The first version saved, however stale."""
+        return self.first.get(request_id)
+
+
+@pytest.mark.anyio
+async def test_an_asker_with_a_stale_read_does_not_ask_again() -> None:
+    """A final answer is also kept in process for pending_ttl, so an asker whose store
+    read still says PENDING gets it without a second verify."""
+    rig = Rig(LoginPolicy(pending_ttl=2.0))
+    rig.guard.store = LaggingStore()
+    request_id = await rig.start()
+    await rig.fake.open_url(f"http://fake.nxcloud.test/ota/auth/{request_id}")
+    assert await rig.guard.status(request_id) is VerifyStatus.SUCCESS
+    assert await rig.guard.status(request_id) is VerifyStatus.SUCCESS
+    assert rig.verifies() == 1

@@ -39,7 +39,7 @@ class BudgetExceededError(NxCloudError):
     def __init__(self, scope: str, retry_after: float) -> None:
         self.scope = scope
         self.retry_after = retry_after
-        super().__init__(f"too many requests for this {scope}; retry in {retry_after:.1f} s")
+        super().__init__(f"the {scope} budget is spent; retry in {retry_after:.1f} s")
 
 
 @runtime_checkable

@@ -47,8 +47,9 @@ class LoginPolicy:
       left to ``init``. The account's rate is the client's rate limiter's
       current rate when it has one (learnt from 2206 answers, or its
       ``max_rate``), else ``account_rate``.
-    - ``pending_ttl``: how long a ``PENDING`` answer of ``verify`` is reused
-      for further polls and callbacks of that login (0: not at all).
+    - ``pending_ttl``: how long this process reuses an answer of ``verify``
+      (``PENDING`` above all) for further polls and callbacks of that login
+      (0: not at all).
     - ``login_ttl``: how long a started login is kept while pending;
       ``final_ttl``: how long its final status is kept once ``verify`` gave it.
     """
@@ -98,11 +99,11 @@ class LoginGuard:
     budgets: Budgets = attrs.field(factory=MemoryBudgets)
     policy: LoginPolicy = attrs.field(factory=LoginPolicy)
     _clock: Callable[[], float] = attrs.field(default=time.monotonic, alias="clock")
-    _pending: ExpiringMap[VerifyStatus] = attrs.field(init=False)
+    _recent: ExpiringMap[VerifyStatus] = attrs.field(init=False)
     _inflight: dict[str, asyncio.Future[VerifyStatus]] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        self._pending = ExpiringMap(self._clock)
+        self._recent = ExpiringMap(self._clock)
 
     async def start(self, phone: str, user_ip: str) -> InitResult:
         """Start a login (``init``) if the budgets of ``user_ip`` and ``phone`` allow.
@@ -172,7 +173,7 @@ class LoginGuard:
     async def _status_of(self, login: StartedLogin) -> VerifyStatus:
         if login.status.is_final:
             return login.status
-        cached = self._pending.get(login.request_id)
+        cached = self._recent.get(login.request_id)
         if cached is not None:
             return cached
         shared = self._inflight.get(login.request_id)
@@ -200,6 +201,8 @@ class LoginGuard:
         if checked.status.is_final:
             final = attrs.evolve(login, status=checked.status)
             await self.store.save(final, self.policy.final_ttl)
-        elif self.policy.pending_ttl > 0:
-            self._pending.put(login.request_id, checked.status, self.policy.pending_ttl)
+        if self.policy.pending_ttl > 0:
+            # Also a final answer: an asker who read the store before it was
+            # saved finds it here instead of asking again.
+            self._recent.put(login.request_id, checked.status, self.policy.pending_ttl)
         return checked.status

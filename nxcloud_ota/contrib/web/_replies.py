@@ -76,7 +76,7 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
             "error": "too_many_requests",
             "scope": exc.scope,
             "retry_after": int(headers["Retry-After"]),
-            "detail": f"too many requests for this {exc.scope}; try again later",
+            "detail": "too many requests; try again after retry_after seconds",
         }
         return ErrorReply(429, body, headers)
     if isinstance(exc, RecordNotFoundError):
