@@ -36,6 +36,7 @@ from ._errors import (
     SignatureError,
     TimestampExpiredError,
     TransportError,
+    WaitTimeoutError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, RetryEvent, ThrottleEvent
 from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
@@ -93,6 +94,7 @@ __all__ = [
     "TransportError",
     "VerifyResult",
     "VerifyStatus",
+    "WaitTimeoutError",
     "__version__",
     "compute_sign",
     "mask_phone",

@@ -24,6 +24,7 @@ from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import Attempts, RetryPolicy
 from ._signing import ALGORITHMS, Algorithm
 from ._validation import is_local_host, validate_token
+from ._wait import backoff_delays, poll_until_final, validate_schedule
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
 
@@ -235,6 +236,31 @@ class AsyncOtaClient:
         body = self._body({"appkey": self.app_key, "requestId": request_id})
         return await self._exchange.call(
             "verify", body, VerifyResult.from_data, idempotent=True, attempts=Attempts()
+        )
+
+    async def wait(
+        self,
+        request_id: str,
+        *,
+        timeout: float,
+        interval: float = 0.5,
+        max_interval: float = 5.0,
+    ) -> VerifyResult:
+        """Poll :meth:`verify` until the login ``request_id`` ends; return that result.
+
+        The pauses start at ``interval`` seconds and double up to ``max_interval``.
+        After ``timeout`` seconds a login still ``PENDING`` raises
+        :class:`WaitTimeoutError` (an :class:`NxCloudError` and a ``TimeoutError``)
+        whose ``last`` is the last result. Errors of ``verify`` propagate as they are.
+        """
+        request_id = validate_token(request_id, "request_id")
+        validate_schedule(timeout, interval, max_interval)
+        return await poll_until_final(
+            lambda: self.verify(request_id),
+            timeout=timeout,
+            sleep=self._sleep,
+            monotonic=self._monotonic,
+            delays=backoff_delays(interval, 2.0, max_interval),
         )
 
     def init_many(
