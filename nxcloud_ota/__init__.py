@@ -43,6 +43,7 @@ from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, Verif
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RetryBudget
 from ._retry import RetryPolicy
 from ._signing import Algorithm, compute_sign
+from ._sync import OtaClient
 from ._validation import mask_phone
 from ._version import __version__
 
@@ -76,6 +77,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidParameterError",
     "NxCloudError",
+    "OtaClient",
     "PermissionDeniedError",
     "PoolTimeoutError",
     "ProtocolError",
