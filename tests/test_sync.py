@@ -25,24 +25,15 @@ from nxcloud_ota import (
     WaitTimeoutError,
 )
 from nxcloud_ota.testing import FakeNxCloud
-from nxcloud_ota.testing._server import serve_in_thread
 
 PHONE = "8615800001795"
 IP = "203.0.113.7"
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[FakeNxCloud, str]]:
-    """The simulator on a loopback port; its phones open their urls after 50 ms."""
-    fake = FakeNxCloud(auto_open=0.05)
-    with serve_in_thread(fake) as base_url:
-        yield fake, base_url
-
-
 @pytest.fixture
-def make(served: tuple[FakeNxCloud, str]) -> Iterator[Callable[..., OtaClient]]:
+def make(served_simulator: tuple[FakeNxCloud, str]) -> Iterator[Callable[..., OtaClient]]:
     """Makes clients for the served simulator and closes them after the test."""
-    fake, base_url = served
+    fake, base_url = served_simulator
     made: list[OtaClient] = []
 
     def factory(**overrides: object) -> OtaClient:
@@ -78,10 +69,10 @@ def test_init_verify_and_wait_block_and_return_results(make: Callable[..., OtaCl
 
 
 def test_errors_are_the_async_clients_classes(
-    make: Callable[..., OtaClient], served: tuple[FakeNxCloud, str]
+    make: Callable[..., OtaClient], served_simulator: tuple[FakeNxCloud, str]
 ) -> None:
     """Bad input, an API error and a wait timeout raise the same classes as the async client."""
-    fake, _ = served
+    fake, _ = served_simulator
     with pytest.raises(InvalidInputError) as bad:
         make(app_key="")
     assert bad.value.field == "app_key"
@@ -194,9 +185,9 @@ def test_a_call_from_its_own_loop_raises_instead_of_deadlocking(
     assert "deadlock" in str(raised[0])
 
 
-def test_from_env_reads_the_variables(served: tuple[FakeNxCloud, str]) -> None:
+def test_from_env_reads_the_variables(served_simulator: tuple[FakeNxCloud, str]) -> None:
     """from_env takes the NXCLOUD_* variables and names the one that is missing."""
-    fake, base_url = served
+    fake, base_url = served_simulator
     env = {
         "NXCLOUD_ACCESS_KEY": fake.access_key,
         "NXCLOUD_ACCESS_SECRET": fake.access_secret,
@@ -245,10 +236,10 @@ def _in_child(work: Callable[[], dict[str, object]]) -> dict[str, object]:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_gets_its_own_loop_and_connections(
-    make: Callable[..., OtaClient], served: tuple[FakeNxCloud, str]
+    make: Callable[..., OtaClient], served_simulator: tuple[FakeNxCloud, str]
 ) -> None:
     """After os.fork the child's calls run on a new loop; the parent's client keeps working."""
-    fake, _ = served
+    fake, _ = served_simulator
     client = make()
     client.init(phone=PHONE, user_ip=IP)  # the parent's loop and a pooled connection exist
     parent_loop = _loop_threads()
@@ -276,10 +267,10 @@ def test_a_forked_child_gets_its_own_loop_and_connections(
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_with_a_given_transport_gets_a_clear_error(
-    make: Callable[..., OtaClient], served: tuple[FakeNxCloud, str]
+    make: Callable[..., OtaClient], served_simulator: tuple[FakeNxCloud, str]
 ) -> None:
     """A client given its own transport cannot be remade in a child: it says so, sends nothing."""
-    fake, _ = served
+    fake, _ = served_simulator
     client = make(transport=httpx.AsyncHTTPTransport())
     client.init(phone=PHONE, user_ip=IP)
 
