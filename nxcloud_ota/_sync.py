@@ -267,7 +267,9 @@ def _iterate(
             except StopAsyncIteration:
                 return
     finally:
-        if not runner.loop.is_closed():
+        # Not from the loop's own thread (a generator collected there), which would
+        # wait on itself; the loop's shutdown closes such a generator instead.
+        if not runner.loop.is_closed() and not runner.in_loop_thread:
             runner.run(outcomes.aclose())
 
 
