@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.needs_version = ">=2025.2.9"
-nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.sessions = ["tests", "lint", "typing", "docs", "arq", "redis_limiter"]
 # Only the interpreters present run; the others skip (also on CI, where nox
 # would otherwise turn a missing interpreter into an error).
 nox.options.error_on_missing_interpreters = False
@@ -23,8 +23,9 @@ def install(session: nox.Session, *groups: str, extras: str = "") -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite and the doctests with branch coverage (at least 95%), then the
-    soak tests without coverage tracing, which would slow them tenfold."""
-    install(session, "tests")
+    soak tests without coverage tracing, which would slow them tenfold. The Celery and
+    taskiq recipes are tested here too, with real workers (they need a Redis)."""
+    install(session, "tests", "celery", "taskiq")
     session.run(
         "pytest",
         "--cov",
@@ -37,6 +38,26 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
     )
     session.run("pytest", "-m", "soak", "tests", *session.posargs)
+
+
+@nox.session(python="3.11")
+def arq(session: nox.Session) -> None:
+    """The arq recipe's tests: arq pins redis<6, so it has an environment of its own."""
+    install(session, "tests", "arq")
+    session.run("pytest", "tests/test_redis_limiter.py", "-k", "arq", *session.posargs)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("redis_py", ["5.0.1", "newest"])
+def redis_limiter(session: nox.Session, redis_py: str) -> None:
+    """The shared limiter's tests on the oldest redis-py the extra allows and on the newest."""
+    install(session, "tests")
+    if redis_py == "newest":
+        session.install("--upgrade", "redis")
+    else:
+        session.install(f"redis=={redis_py}")
+    session.run("python", "-c", "import redis; print('redis-py', redis.__version__)")
+    session.run("pytest", "tests/test_redis_limiter.py", "-k", "not arq", *session.posargs)
 
 
 @nox.session(python="3.11")

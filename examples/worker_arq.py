@@ -1,5 +1,8 @@
 """Initiate logins in batches from arq workers, paced together through arq's own Redis.
 
+arq is in maintenance-only mode upstream and pins ``redis<6``: for new asyncio
+workers prefer taskiq (``worker_taskiq.py``); this recipe stays for arq users.
+
 Every worker process (on one machine or many) holds one ``AsyncOtaClient``,
 created in ``on_startup`` and closed in ``on_shutdown``, and paces it with a
 ``RedisRateLimiter`` on the Redis that arq already uses, so all the workers of an

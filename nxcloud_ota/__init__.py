@@ -36,12 +36,14 @@ from ._errors import (
     SignatureError,
     TimestampExpiredError,
     TransportError,
+    WaitTimeoutError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, RetryEvent, ThrottleEvent
 from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter, RetryBudget
 from ._retry import RetryPolicy
 from ._signing import Algorithm, compute_sign
+from ._sync import OtaClient
 from ._validation import mask_phone
 from ._version import __version__
 
@@ -75,6 +77,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidParameterError",
     "NxCloudError",
+    "OtaClient",
     "PermissionDeniedError",
     "PoolTimeoutError",
     "ProtocolError",
@@ -93,6 +96,7 @@ __all__ = [
     "TransportError",
     "VerifyResult",
     "VerifyStatus",
+    "WaitTimeoutError",
     "__version__",
     "compute_sign",
     "mask_phone",

@@ -32,10 +32,8 @@ from ._cli_report import (
     EXIT_OK,
     EXIT_USAGE,
     BulkSummary,
-    WaitTimeoutError,
-    wait_for_final,
 )
-from ._errors import InvalidInputError
+from ._errors import InvalidInputError, WaitTimeoutError
 from ._models import InitRequest, VerifyResult
 from ._validation import validate_token
 
@@ -131,12 +129,7 @@ def verify_command(
                 result = await client.verify(request_id)
             else:
                 try:
-                    result = await wait_for_final(
-                        lambda: client.verify(request_id),
-                        timeout=timeout,
-                        sleep=state.sleep,
-                        clock=state.clock,
-                    )
+                    result = await client.wait(request_id, timeout=timeout)
                 except WaitTimeoutError as exc:
                     _echo_verify(exc.last, as_json)
                     raise

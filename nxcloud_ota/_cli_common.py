@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import NoReturn, TypeVar
 
 import attrs
@@ -68,10 +68,9 @@ def default_client_factory(credentials: Credentials) -> AsyncOtaClient:
 
 @attrs.define
 class CliState:
-    """The click context object: injectable client factory, sleep and clock."""
+    """The click context object: injectable client factory and clock."""
 
     client_factory: ClientFactory = default_client_factory
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
     credentials: Credentials = attrs.field(factory=Credentials, repr=False)
 

@@ -1,12 +1,12 @@
-"""The arithmetic and wording behind the CLI: summaries, exit codes, error lines
-and the ``verify --wait`` polling schedule. Pure functions, no click, no rich.
+"""The arithmetic and wording behind the CLI: summaries, exit codes, error lines.
+Pure functions, no click, no rich.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -32,20 +32,16 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
-from ._models import VerifyResult
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
     "BulkSummary",
-    "WaitTimeoutError",
-    "backoff_delays",
     "error_line",
     "exit_code_for",
     "failure_key",
     "redact",
-    "wait_for_final",
 ]
 
 EXIT_OK = 0
@@ -196,54 +192,3 @@ class BulkSummary:
         out.append(("elapsed", f"{elapsed:.2f} s"))
         out.append(("rate", f"{self.rate(elapsed):.1f} req/s"))
         return out
-
-
-def backoff_delays(
-    initial: float = 0.5, factor: float = 2.0, maximum: float = 5.0
-) -> Iterator[float]:
-    """The pauses between ``verify`` polls: ``initial``, times ``factor``, capped, forever.
-
-    >>> import itertools; list(itertools.islice(backoff_delays(), 6))
-    [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
-    """
-    delay = initial
-    while True:
-        yield min(delay, maximum)
-        delay = min(delay * factor, maximum)
-
-
-class WaitTimeoutError(NxCloudError):
-    """``verify --wait`` gave up while the login was still ``PENDING``."""
-
-    def __init__(self, last: VerifyResult, timeout: float) -> None:
-        self.last = last
-        self.timeout = timeout
-        super().__init__(
-            f"request {last.request_id} is still {last.status.value} after {timeout:g} s: "
-            "the phone has not opened the url yet; raise --timeout or try again later"
-        )
-
-
-async def wait_for_final(
-    verify: Callable[[], Awaitable[VerifyResult]],
-    *,
-    timeout: float,
-    sleep: Callable[[float], Awaitable[None]],
-    clock: Callable[[], float],
-    delays: Iterable[float] | None = None,
-) -> VerifyResult:
-    """Call ``verify`` until the status is final, pausing per ``delays`` in between.
-
-    Raises :class:`WaitTimeoutError` (with the last result) once ``timeout``
-    seconds have passed on ``clock`` and the status is still ``PENDING``.
-    """
-    deadline = clock() + timeout
-    for delay in delays if delays is not None else backoff_delays():
-        result = await verify()
-        if result.status.is_final:
-            return result
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimeoutError(result, timeout)
-        await sleep(min(delay, remaining))
-    raise AssertionError("the delay schedule ran out")  # pragma: no cover

@@ -24,8 +24,9 @@ from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import Attempts, RetryPolicy
 from ._signing import ALGORITHMS, Algorithm
 from ._validation import is_local_host, validate_token
+from ._wait import backoff_delays, poll_until_final, validate_schedule
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient", "credentials_from_env"]
 
 DEFAULT_BASE_URL = "https://api2.nxcloud.com"
 """The provider's API host."""
@@ -58,6 +59,27 @@ def _algorithm(value: object) -> Algorithm:
         if value == name:
             return name
     raise InvalidInputError("algorithm", "must be 'md5' or 'sha256'")
+
+
+def credentials_from_env(environ: Mapping[str, str] | None) -> tuple[str, str, str, str]:
+    """``(access_key, access_secret, app_key, base_url)`` from the ``NXCLOUD_*`` variables.
+
+    A missing variable raises :class:`InvalidInputError` naming it.
+    """
+    env = os.environ if environ is None else environ
+
+    def need(name: str) -> str:
+        value = env.get(name)
+        if not value:
+            raise InvalidInputError(name, "is not set")
+        return value
+
+    return (
+        need("NXCLOUD_ACCESS_KEY"),
+        need("NXCLOUD_ACCESS_SECRET"),
+        need("NXCLOUD_APP_KEY"),
+        env.get("NXCLOUD_BASE_URL") or DEFAULT_BASE_URL,
+    )
 
 
 def _policy(value: RetryPolicy | None) -> RetryPolicy:
@@ -160,19 +182,12 @@ class AsyncOtaClient:
 
         A missing variable raises :class:`InvalidInputError` naming it.
         """
-        env = os.environ if environ is None else environ
-
-        def need(name: str) -> str:
-            value = env.get(name)
-            if not value:
-                raise InvalidInputError(name, "is not set")
-            return value
-
+        access_key, access_secret, app_key, base_url = credentials_from_env(environ)
         return cls(
-            access_key=need("NXCLOUD_ACCESS_KEY"),
-            access_secret=need("NXCLOUD_ACCESS_SECRET"),
-            app_key=need("NXCLOUD_APP_KEY"),
-            base_url=env.get("NXCLOUD_BASE_URL") or DEFAULT_BASE_URL,
+            access_key=access_key,
+            access_secret=access_secret,
+            app_key=app_key,
+            base_url=base_url,
             timeout=timeout,
             retry=retry,
             transport=transport,
@@ -235,6 +250,31 @@ class AsyncOtaClient:
         body = self._body({"appkey": self.app_key, "requestId": request_id})
         return await self._exchange.call(
             "verify", body, VerifyResult.from_data, idempotent=True, attempts=Attempts()
+        )
+
+    async def wait(
+        self,
+        request_id: str,
+        *,
+        timeout: float,
+        interval: float = 0.5,
+        max_interval: float = 5.0,
+    ) -> VerifyResult:
+        """Poll :meth:`verify` until the login ``request_id`` ends; return that result.
+
+        The pauses start at ``interval`` seconds and double up to ``max_interval``.
+        After ``timeout`` seconds a login still ``PENDING`` raises
+        :class:`WaitTimeoutError` (an :class:`NxCloudError` and a ``TimeoutError``)
+        whose ``last`` is the last result. Errors of ``verify`` propagate as they are.
+        """
+        request_id = validate_token(request_id, "request_id")
+        validate_schedule(timeout, interval, max_interval)
+        return await poll_until_final(
+            lambda: self.verify(request_id),
+            timeout=timeout,
+            sleep=self._sleep,
+            monotonic=self._monotonic,
+            delays=backoff_delays(interval, 2.0, max_interval),
         )
 
     def init_many(

@@ -5,6 +5,8 @@ The tree::
     NxCloudError
     ├── InvalidInputError            (also a ValueError) bad input, nothing was sent
     ├── EventLoopError               (also a RuntimeError) a client used across event loops
+    ├── WaitTimeoutError             (also a TimeoutError) ``wait`` gave up; ``last`` holds
+    │                                the last ``VerifyResult`` (still ``PENDING``)
     ├── TransportError               the HTTP exchange failed; the httpx error is __cause__
     │   ├── ConnectionFailedError    the request never left (connect error, DNS, refused)
     │   ├── PoolTimeoutError         no free connection in time: local saturation
@@ -33,6 +35,10 @@ and ``msg``. Never branch on ``msg``: the provider localises it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import VerifyResult
 
 __all__ = [
     "ApiError",
@@ -57,6 +63,7 @@ __all__ = [
     "SignatureError",
     "TimestampExpiredError",
     "TransportError",
+    "WaitTimeoutError",
     "error_for_code",
 ]
 
@@ -84,6 +91,23 @@ class EventLoopError(NxCloudError, RuntimeError):
     it: in FastAPI's lifespan, in aiohttp's ``cleanup_ctx``, or in the coroutine
     that ``asyncio.run`` runs.
     """
+
+
+class WaitTimeoutError(NxCloudError, TimeoutError):
+    """``wait`` gave up: the login was not final after ``timeout`` seconds.
+
+    ``last`` is the last :class:`VerifyResult` (``last.status`` is usually
+    ``PENDING``: the phone has not opened the url yet). The login may still end
+    later: :meth:`AsyncOtaClient.verify` it again, or wait for the callback.
+    """
+
+    def __init__(self, last: VerifyResult, timeout: float) -> None:
+        self.last = last
+        self.timeout = timeout
+        super().__init__(
+            f"request {last.request_id} is still {last.status.value} after {timeout:g} s: "
+            "the phone has not opened the url yet"
+        )
 
 
 class TransportError(NxCloudError):

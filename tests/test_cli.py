@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -43,9 +45,10 @@ def fake() -> FakeNxCloud:
 
 
 def client_for(
-    fake: FakeNxCloud, seen: list[Credentials] | None = None
+    fake: FakeNxCloud, seen: list[Credentials] | None = None, fake_time: _FakeTime | None = None
 ) -> Callable[[Credentials], AsyncOtaClient]:
-    """A client factory that sends everything to ``fake`` in process, without waits."""
+    """A client factory that sends everything to ``fake`` in process, without waits
+    (or on ``fake_time``'s clock, when given)."""
 
     def factory(creds: Credentials) -> AsyncOtaClient:
         if seen is not None:
@@ -57,6 +60,8 @@ def client_for(
             base_url=creds.base_url or "http://fake.test",
             transport=httpx.ASGITransport(app=fake),
             retry=RetryPolicy.no_wait(),
+            sleep=fake_time.sleep if fake_time else asyncio.sleep,
+            monotonic=fake_time.clock if fake_time else time.monotonic,
         )
 
     return factory
@@ -296,7 +301,7 @@ def test_verify_wait_polls_until_final(fake: FakeNxCloud) -> None:
     """verify --wait keeps polling with backoff while PENDING and prints the final status."""
     started = _start(fake)
     fake_time = _FakeTime(lambda: fake.open_url(str(started["url"])))
-    state = CliState(client_factory=client_for(fake), sleep=fake_time.sleep, clock=fake_time.clock)
+    state = CliState(client_factory=client_for(fake, fake_time=fake_time))
     result = invoke([*CREDS, "verify", str(started["request_id"]), "--wait"], state)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "status: SUCCESS"
@@ -308,7 +313,7 @@ def test_verify_wait_times_out_with_exit_1(fake: FakeNxCloud) -> None:
     """A login still PENDING at --timeout prints PENDING and exits 1 with a hint."""
     started = _start(fake)
     fake_time = _FakeTime()
-    state = CliState(client_factory=client_for(fake), sleep=fake_time.sleep, clock=fake_time.clock)
+    state = CliState(client_factory=client_for(fake, fake_time=fake_time))
     result = invoke(
         [*CREDS, "verify", str(started["request_id"]), "--wait", "--timeout", "3", "--json"], state
     )

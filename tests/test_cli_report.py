@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from nxcloud_ota import (
@@ -12,21 +10,15 @@ from nxcloud_ota import (
     InvalidInputError,
     ProtocolError,
     RequestMaybeSentError,
-    VerifyResult,
-    VerifyStatus,
 )
 from nxcloud_ota._cli_report import (
     BulkSummary,
-    WaitTimeoutError,
-    backoff_delays,
     error_line,
     exit_code_for,
     failure_key,
     redact,
-    wait_for_final,
 )
 from nxcloud_ota._errors import error_for_code
-from tests._support import FakeTime
 
 
 @pytest.mark.parametrize(
@@ -131,43 +123,3 @@ def test_bulk_summary_arithmetic() -> None:
         ("elapsed", "2.00 s"),
         ("rate", "2.5 req/s"),
     ]
-
-
-def test_backoff_delays() -> None:
-    """The verify polls pause 0.5 s, doubling, capped at 5 s."""
-    assert list(itertools.islice(backoff_delays(), 7)) == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
-    assert list(itertools.islice(backoff_delays(1, 3, 10), 4)) == [1, 3, 9, 10]
-
-
-@pytest.mark.anyio
-async def test_wait_for_final_polls_until_final() -> None:
-    """PENDING answers are retried with growing pauses until a final status arrives."""
-    answers = iter([VerifyStatus.PENDING] * 3 + [VerifyStatus.MISMATCH])
-    calls = 0
-
-    async def verify() -> VerifyResult:
-        nonlocal calls
-        calls += 1
-        return VerifyResult(request_id="r1", status=next(answers))
-
-    time = FakeTime(100.0)
-    result = await wait_for_final(verify, timeout=60, sleep=time.sleep, clock=time.clock)
-    assert result.status is VerifyStatus.MISMATCH
-    assert calls == 4
-    assert time.slept == [0.5, 1.0, 2.0]
-
-
-@pytest.mark.anyio
-async def test_wait_for_final_times_out_with_the_last_result() -> None:
-    """Past the timeout a PENDING login raises with its last result; the last pause is cut."""
-
-    async def verify() -> VerifyResult:
-        return VerifyResult(request_id="r9", status=VerifyStatus.PENDING)
-
-    time = FakeTime(100.0)
-    with pytest.raises(WaitTimeoutError) as info:
-        await wait_for_final(verify, timeout=4.0, sleep=time.sleep, clock=time.clock)
-    assert info.value.last.request_id == "r9"
-    assert time.slept == [0.5, 1.0, 2.0, 0.5]
-    assert "still PENDING after 4 s" in str(info.value)
-    assert exit_code_for(info.value) == 1

@@ -24,6 +24,7 @@ ROOT = Path(__file__).parent.parent
 PAGES = [
     "README.md",
     "docs/quickstart.md",
+    "docs/sync.md",
     "docs/flow.md",
     "docs/bulk.md",
     "docs/security.md",

@@ -23,6 +23,8 @@ def test_design_names_are_exported() -> None:
     """The fixed public names that outside code calls are importable from the package."""
     for name in [
         "AsyncOtaClient",
+        "OtaClient",
+        "WaitTimeoutError",
         "InitResult",
         "VerifyStatus",
         "InitOutcome",

@@ -541,6 +541,7 @@ async def test_an_arq_worker_runs_the_recipe(
     served_fake: tuple[FakeNxCloud, str],
 ) -> None:
     """arq's own worker loop (in burst mode) runs an enqueued batch with the recipe's settings."""
+    pytest.importorskip("arq")  # in its own environment: arq pins redis<6
     from arq import create_pool
     from arq.worker import Worker
 

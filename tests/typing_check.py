@@ -7,7 +7,7 @@ type, an ``Any`` leaking out) fails the ``typing`` session here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
@@ -20,10 +20,12 @@ from nxcloud_ota import (
     InitResult,
     InvalidInputError,
     NxCloudError,
+    OtaClient,
     RequestMaybeSentError,
     RetryPolicy,
     VerifyResult,
     VerifyStatus,
+    WaitTimeoutError,
 )
 
 
@@ -88,3 +90,30 @@ def callback(query: dict[str, str]) -> VerifyStatus:
 
 def from_env() -> AsyncOtaClient:
     return AsyncOtaClient.from_env({"NXCLOUD_ACCESS_KEY": "ak"}, retry=RetryPolicy.no_wait())
+
+
+async def wait_for_login(client: AsyncOtaClient, request_id: str) -> VerifyStatus | None:
+    try:
+        final: VerifyResult = await client.wait(request_id, timeout=120.0, interval=1.0)
+    except WaitTimeoutError as exc:
+        last: VerifyResult = exc.last
+        timeout: float = exc.timeout
+        del last, timeout
+        return None
+    return final.status
+
+
+def blocking(rows: list[tuple[str, str]]) -> int:
+    with OtaClient(access_key="ak", access_secret="sk", app_key="app", timeout=5.0) as client:
+        started: InitResult = client.init(phone="8615800001795", user_ip="203.0.113.7")
+        checked: VerifyResult = client.verify(started.request_id)
+        final: VerifyResult = client.wait(started.request_id, timeout=60)
+        del checked, final
+        outcomes: Iterator[InitOutcome] = client.init_many(rows, concurrency=10)
+        return sum(1 for outcome in outcomes if outcome.ok)
+
+
+def blocking_from_env() -> OtaClient:
+    client = OtaClient.from_env({"NXCLOUD_ACCESS_KEY": "ak"}, retry=RetryPolicy.no_wait())
+    client.close()
+    return client
