@@ -119,8 +119,8 @@ def read_csv(lines: Iterable[str]) -> Iterator[InputRecord]:
                     break
                 taken.append(more)
                 parsed = _parse([t for _, t in taken])
-            spans = isinstance(parsed, list) and len(taken) > 1
-            if parsed is None or (spans and len(parsed) != width):
+            closed = isinstance(parsed, list) and len(parsed) == width
+            if parsed is None or (len(taken) > 1 and not closed):
                 # The quote never closed (or closed into a bad row): it owns its line only.
                 pending.extendleft(reversed(taken[1:]))
                 parsed = "unbalanced quote (a quoted field that does not close)"
