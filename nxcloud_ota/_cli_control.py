@@ -15,13 +15,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from ._errors import (
-    ApiError,
-    AppUnavailableError,
-    ConnectionFailedError,
-    InsufficientBalanceError,
-    NxCloudError,
-)
+from ._errors import ApiError, ConnectionFailedError, NxCloudError
 
 __all__ = ["DEFAULT_FAIL_FAST", "DEFAULT_GRACE", "BulkControl", "stops_the_run"]
 
@@ -31,6 +25,7 @@ DEFAULT_GRACE = 30.0
 """Seconds the calls in flight get to end after a stop, before they are cancelled."""
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_HOPELESS = frozenset({9906, 9908})  # the app is unavailable, the balance is empty
 
 
 def stops_the_run(error: NxCloudError | None) -> bool:
@@ -41,9 +36,9 @@ def stops_the_run(error: NxCloudError | None) -> bool:
     >>> stops_the_run(ApiError(1003, "sign")), stops_the_run(ApiError(2206, "rate"))
     (True, False)
     """
-    if isinstance(error, ConnectionFailedError | AppUnavailableError | InsufficientBalanceError):
+    if isinstance(error, ConnectionFailedError):
         return True
-    return isinstance(error, ApiError) and 1001 <= error.code <= 1005
+    return isinstance(error, ApiError) and (1001 <= error.code <= 1005 or error.code in _HOPELESS)
 
 
 @attrs.define
