@@ -5,6 +5,7 @@ writing one JSON line per outcome, stopping cleanly, the progress bar and the su
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TextIO
@@ -112,23 +113,25 @@ async def run_bulk(
     validation is emitted at once as a failed row and never sent; one for which
     ``skip`` is true is passed over silently.
 
-    Once ``control`` stops the run, no further record is sent; the calls in flight
-    end on their own, or are cancelled when its grace period runs out, and then
-    each gets a row saying that a login may have started. Returns how many records
-    were not attempted (``None`` when ``count_rest`` is false: the rest is unread).
+    The first records go one at a time, until one is answered on its merits (see
+    ``BulkControl.opened``). Once ``control`` stops the run, no further record is
+    sent; the calls in flight end on their own, or are cancelled when its grace
+    period runs out, and then each gets a row saying that a login may have started.
+    Returns how many records were not attempted (``None`` when ``count_rest`` is
+    false: the rest is unread).
     """
     control = control if control is not None else BulkControl()
     source = iter(records)
-    # init_many numbers the items it receives; map that position back to the record.
-    waiting: dict[int, InputRecord] = {}
-    held: list[InputRecord] = []
+    held: list[InputRecord] = []  # read, but left for the next phase or never sent
+    # Each init_many call numbers the items it receives; map them back to records.
+    phases: list[dict[int, InputRecord]] = []
 
-    def feed() -> Iterator[InitRequest]:
+    def feed(waiting: dict[int, InputRecord], probing: bool) -> Iterator[InitRequest]:
         position = 0
-        for record in source:
+        for record in itertools.chain(_drain(held), source):
             if skip is not None and skip(record):
                 continue
-            if control.stopping:
+            if control.stopping or (probing and control.opened):
                 held.append(record)
                 return
             if record.request is None:
@@ -139,29 +142,45 @@ async def run_bulk(
             yield record.request
 
     async def consume() -> None:
-        outcomes = client.init_many(feed(), concurrency=concurrency)
-        async with contextlib.aclosing(outcomes):
-            async for outcome in outcomes:
-                record = waiting.pop(outcome.index)
-                result = outcome.result
-                emit(
-                    outcome_row(
-                        record,
-                        request_id=result.request_id if result is not None else None,
-                        url=result.url if result is not None else None,
-                        error=outcome.error,
-                        attempts=outcome.attempts,
-                        elapsed=outcome.elapsed,
+        # One record at a time until the provider takes one on its merits, so that
+        # a wrong URL or key costs --fail-fast records, not --concurrency of them.
+        for probing in (True, False):
+            if control.stopping:
+                return
+            waiting: dict[int, InputRecord] = {}
+            phases.append(waiting)
+            outcomes = client.init_many(
+                feed(waiting, probing), concurrency=1 if probing else concurrency
+            )
+            async with contextlib.aclosing(outcomes):
+                async for outcome in outcomes:
+                    record = waiting.pop(outcome.index)
+                    result = outcome.result
+                    emit(
+                        outcome_row(
+                            record,
+                            request_id=result.request_id if result is not None else None,
+                            url=result.url if result is not None else None,
+                            error=outcome.error,
+                            attempts=outcome.attempts,
+                            elapsed=outcome.elapsed,
+                        )
                     )
-                )
-                control.observe(outcome.error)
+                    control.observe(outcome.error)
 
     await control.run(consume())
-    for record in sorted(waiting.values(), key=lambda r: r.index):
+    cut = [record for waiting in phases for record in waiting.values()]
+    for record in sorted(cut, key=lambda r: r.index):
         emit(cut_row(record))
     if not count_rest:
         return None
-    return len(held) + sum(1 for record in source if skip is None or not skip(record))
+    rest = itertools.chain(held, source)
+    return sum(1 for record in rest if skip is None or not skip(record))
+
+
+def _drain(held: list[InputRecord]) -> Iterator[InputRecord]:
+    while held:
+        yield held.pop()
 
 
 def cut_row(record: InputRecord) -> dict[str, object]:

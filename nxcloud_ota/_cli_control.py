@@ -60,6 +60,8 @@ class BulkControl:
     """Failures in a row for which :func:`stops_the_run` holds."""
     last_error: NxCloudError | None = None
     """The failure that completed the streak."""
+    opened: bool = False
+    """Whether an outcome has shown the provider reachable and the credentials good."""
     cut: bool = False
     """Whether calls in flight were cancelled."""
     _task: asyncio.Task[None] | None = None
@@ -74,6 +76,7 @@ class BulkControl:
         """Count one outcome; stop after ``fail_fast_after`` hopeless failures in a row."""
         if not stops_the_run(error):
             self.streak = 0
+            self.opened = True
             return
         self.streak += 1
         if self.fail_fast_after and self.streak >= self.fail_fast_after and not self.stopping:
