@@ -47,11 +47,11 @@ def _open_input(path: str) -> Iterator[IO[bytes]]:
 def _open_output(path: str, mode: Literal["a", "w", "x"] | None) -> Iterator[TextIO]:
     if mode is None:
         yield sys.stdout
-        return
-    with open(path, mode, encoding="utf-8") as out:
-        if mode == "a" and out.tell() > 0 and not _ends_with_newline(path):
-            out.write("\n")  # never glue a line to a partial one left by a crash
-        yield out
+    else:
+        with open(path, mode, encoding="utf-8") as out:
+            if mode == "a" and out.tell() > 0 and not _ends_with_newline(path):
+                out.write("\n")  # never glue a line to a partial one left by a crash
+            yield out
 
 
 def _ends_with_newline(path: str) -> bool:
@@ -60,7 +60,7 @@ def _ends_with_newline(path: str) -> bool:
         return raw.read(1) == b"\n"
 
 
-def _silence_stdout() -> None:
+def _silence_stdout() -> None:  # pragma: no cover - needs a real pipe: a subprocess test
     """Point a closed stdout at /dev/null, so the interpreter's last flush is quiet."""
     try:
         fd = sys.stdout.fileno()
@@ -155,18 +155,12 @@ def bulk_init_command(
     try:
         creds.require()
         mode = output_mode(file, output, resume=resume, overwrite=overwrite)
-        recorded = Recorded()
-        if mode == "a":
-            with open(output, encoding="utf-8", errors="replace") as previous:
-                recorded = read_recorded(previous)
     except InvalidInputError as exc:
         fail_usage(ctx, exc, secrets)
-    except OSError as exc:
-        click.echo(f"error: {exc.filename or output}: {exc.strerror or exc}", err=True)
-        ctx.exit(EXIT_USAGE)
     console = Console(stderr=True)
     show = progress and console.is_terminal
     try:
+        recorded = _recorded(output) if mode == "a" else Recorded()
         with _open_input(file) as raw, _open_output(output, mode) as out:
             first, lines = peek_first_line(decode_lines(raw))
             chosen: InputFormat = detect_format(file, first) if fmt == "auto" else _fmt(fmt)
@@ -203,7 +197,7 @@ def bulk_init_command(
                             skip=skip if recorded.keys else None,
                             count_rest=file != "-",
                         )
-                if sink.closed:
+                if sink.closed:  # pragma: no cover - needs a real pipe: a subprocess test
                     _silence_stdout()
                     return EXIT_PIPE
                 elapsed = state.clock() - started
@@ -229,7 +223,8 @@ def _finish(
 ) -> int:
     """Say why the run ended early, if it did, and choose the exit code."""
     rest = "the rest" if summary.not_attempted is None else f"{summary.not_attempted} record(s)"
-    again = "run again with --resume" + ("" if output == "-" else f" --output {output}")
+    where = "FILE (the file these lines went to)" if output == "-" else output
+    again = f"run again with --resume --output {where}"
     if recorded.unreadable:
         click.echo(
             f"warning: {recorded.unreadable} line(s) of {output} are not result lines", err=True
@@ -246,6 +241,11 @@ def _finish(
         )
         return EXIT_STOPPED
     return EXIT_OK if summary.failed_total == 0 else EXIT_ERROR
+
+
+def _recorded(output: str) -> Recorded:
+    with open(output, encoding="utf-8", errors="replace") as previous:
+        return read_recorded(previous)
 
 
 def _fmt(name: str) -> InputFormat:

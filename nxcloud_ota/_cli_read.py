@@ -80,8 +80,8 @@ def _parse(texts: list[str]) -> list[str] | str | None:
         rows = list(csv.reader(texts, strict=True))
     except csv.Error as exc:
         return None if _UNCLOSED in str(exc) else f"malformed CSV ({exc})"
-    if len(rows) != 1:  # a quote closed early and another row began
-        return "malformed CSV (a quoted field spans lines)"
+    # One row: lines are added one at a time while a quote is open, so the row ends
+    # with the last of them (csv refuses a line break outside quotes within a line).
     return rows[0]
 
 
@@ -113,11 +113,11 @@ def read_csv(lines: Iterable[str]) -> Iterator[InputRecord]:
             taken = [item]
             while parsed is None and len(taken) < MAX_FIELD_LINES:
                 more = take()
-                if more is None or _BAD_UTF8 in more[1]:
-                    if more is not None:
-                        taken.append(more)
+                if more is None:
                     break
                 taken.append(more)
+                if _BAD_UTF8 in more[1]:
+                    break
                 parsed = _parse([t for _, t in taken])
             closed = isinstance(parsed, list) and len(parsed) == width
             if parsed is None or (len(taken) > 1 and not closed):

@@ -7,6 +7,7 @@ real signal or a real closed pipe is the point.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import os
@@ -23,7 +24,10 @@ from _servers import free_port_refusing
 from click.testing import Result
 from test_cli import APP, CREDS, IP, KEY, SECRET, client_for, invoke, json_lines
 
-from nxcloud_ota._cli import CliState
+from nxcloud_ota._cli import CliState, Credentials
+from nxcloud_ota._cli_bulk import run_bulk
+from nxcloud_ota._cli_control import BulkControl
+from nxcloud_ota._cli_io import parse_pair
 from nxcloud_ota.testing import FakeNxCloud
 from nxcloud_ota.testing._server import serve_in_thread
 
@@ -62,13 +66,18 @@ def run(args: list[str], fake: FakeNxCloud) -> Result:
     return invoke([*CREDS, "bulk-init", *args], CliState(client_factory=client_for(fake)))
 
 
-def summary_value(stderr: str, label: str) -> int:
-    """An integer cell of the summary table's row ``label``."""
+def summary_cell(stderr: str, label: str) -> str:
+    """The value cell of the summary table's row ``label``."""
     for line in stderr.splitlines():
         cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
         if len(cells) == 2 and cells[0] == label:
-            return int(cells[1])
+            return cells[1]
     raise AssertionError(f"no row {label!r} in:\n{stderr}")
+
+
+def summary_value(stderr: str, label: str) -> int:
+    """An integer cell of the summary table's row ``label``."""
+    return int(summary_cell(stderr, label))
 
 
 def sent_phones(fake: FakeNxCloud) -> collections.Counter[str]:
@@ -353,3 +362,59 @@ def test_a_closed_stdout_ends_the_run_quietly(served: str, tmp_path: Path) -> No
     assert "Traceback" not in err
     assert "Broken pipe" not in err
     assert "error" not in err
+
+
+@pytest.mark.anyio
+async def test_a_stop_past_the_grace_period_cuts_calls_into_may_have_started_rows(
+    fake: FakeNxCloud,
+) -> None:
+    """With no grace left, a call in flight is cancelled and recorded as may-have-started;
+    the records behind it are counted as not attempted."""
+    entered = asyncio.Event()
+
+    async def hang(_: float) -> None:
+        entered.set()
+        await asyncio.Event().wait()
+
+    fake.latency = 1.0
+    fake.sleep = hang
+    records = [parse_pair(i, i + 2, phone(i), IP) for i in range(10)]
+    control = BulkControl(grace=0.0)
+    rows: list[dict[str, object]] = []
+    async with client_for(fake)(Credentials(KEY, SECRET, APP)) as client:
+        run = asyncio.ensure_future(
+            run_bulk(client, records, concurrency=4, emit=rows.append, control=control)
+        )
+        await asyncio.wait_for(entered.wait(), timeout=60.0)
+        control.stop("signal")
+        not_attempted = await asyncio.wait_for(run, timeout=60.0)
+    assert control.cut
+    assert [(r["line"], r["error_class"], r["attempts"]) for r in rows] == [
+        (2, "RequestMaybeSentError", None)
+    ]
+    assert not_attempted == 9
+
+
+def test_stdin_is_not_read_to_its_end_after_a_stop(fake: FakeNxCloud) -> None:
+    """A run from stdin that stops early says the rest was not attempted without counting it."""
+    text = "".join(f"{r}\n" for r in data_rows(50))
+    wrong = [*CREDS[:2], "--access-secret", "wrong", *CREDS[4:]]
+    result = invoke(
+        [*wrong, "bulk-init", "-", "--fail-fast", "3"],
+        CliState(client_factory=client_for(fake)),
+        stdin=text,
+    )
+    assert result.exit_code == 3
+    assert len(json_lines(result.stdout)) == 3
+    assert "the rest not attempted" in result.stderr
+    assert "--resume --output FILE" in result.stderr
+    assert summary_cell(result.stderr, "not attempted") == "?"
+
+
+def test_an_output_that_is_a_directory_is_a_usage_error(fake: FakeNxCloud, tmp_path: Path) -> None:
+    """--resume on an output that is a directory exits 2 naming it; nothing is sent."""
+    source = write_csv(tmp_path / "in.csv", data_rows(3))
+    result = run([str(source), "-o", str(tmp_path), "--resume"], fake)
+    assert result.exit_code == 2
+    assert str(tmp_path) in result.stderr
+    assert fake.requests == []

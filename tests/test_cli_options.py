@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
 
@@ -13,8 +14,10 @@ from test_cli import CREDS, IP, PHONE, invoke
 
 from nxcloud_ota import ApiError, ConnectionFailedError, RateLimitedError
 from nxcloud_ota._cli import main
+from nxcloud_ota._cli_bulk import RowSink
 from nxcloud_ota._cli_control import BulkControl, stops_the_run
 from nxcloud_ota._cli_io import parse_pair
+from nxcloud_ota._cli_report import BulkSummary
 from nxcloud_ota._cli_resume import read_recorded
 
 
@@ -138,10 +141,46 @@ def test_read_recorded_matches_by_line_and_phone() -> None:
         "\n",
         '{"line": 5, "pho\n',
         "[1]\n",
+        json.dumps({"line": "5", "phone": PHONE}) + "\n",
     ]
     recorded = read_recorded(lines)
     assert recorded.has(parse_pair(0, 2, PHONE, IP))
     assert not recorded.has(parse_pair(0, 2, "8615800001796", IP))
     assert recorded.has(parse_pair(2, 4, None, None))
     assert recorded.maybe_started == ((3, "8615800****95"),)
-    assert recorded.unreadable == 2
+    assert recorded.unreadable == 3
+
+
+@pytest.mark.anyio
+async def test_a_cancellation_from_outside_is_not_swallowed() -> None:
+    """Only the control's own cut ends a run quietly; a cancellation from outside propagates."""
+    control = BulkControl()
+    started = asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    runner = asyncio.ensure_future(control.run(work()))
+    await asyncio.wait_for(started.wait(), timeout=60.0)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert not control.cut
+
+
+def test_the_sink_stops_writing_once_its_reader_is_gone() -> None:
+    """A closed pipe sets closed, calls on_closed once, and later rows are still counted."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    calls: list[str] = []
+    summary = BulkSummary()
+    sink = RowSink(summary, out=ClosedPipe(), on_closed=lambda: calls.append("closed"))
+    sink({"ok": True, "attempts": 1})
+    sink({"ok": True, "attempts": 1})
+    assert sink.closed
+    assert calls == ["closed"]
+    assert summary.succeeded == 2

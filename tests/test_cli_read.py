@@ -108,3 +108,13 @@ def test_jsonl_aliases_and_bad_lines_fail_alone() -> None:
         f'{{"Phone_Number": {PHONE}, "userIp": "{IP}"}}\n',
     ]
     assert outcomes(read_jsonl(lines)) == [(1, PHONE), (2, "input"), (3, "input"), (4, PHONE)]
+
+
+def test_a_quote_open_at_the_end_of_the_input_or_before_a_bad_line_costs_its_line() -> None:
+    """An open quote on the last line, or followed by an undecodable line, fails alone."""
+    assert outcomes(read_csv([f"{PHONE},{IP}\n", f'"{PHONE},{IP}\n'])) == [
+        (1, PHONE),
+        (2, "input"),
+    ]
+    lines = [f'"{PHONE},{IP}\n', "\ufffd\n", f"{PHONE},{IP}\n"]
+    assert outcomes(read_csv(lines)) == [(1, "input"), (2, "input"), (3, PHONE)]
