@@ -53,7 +53,8 @@ def main(
 
     Credentials come from the options (here or on a command) or from the
     NXCLOUD_* environment variables. Exit codes: 0 success, 1 API or transport
-    error, 2 usage error or invalid input.
+    error, 2 usage error or invalid input; bulk-init also 3 (stopped early),
+    130/143 (interrupted) and 141 (stdout closed).
     """
     get_state(ctx).credentials = Credentials(access_key, access_secret, app_key, base_url)
 
