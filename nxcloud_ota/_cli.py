@@ -1,15 +1,18 @@
 """The ``nxcloud-ota`` command line: ``init``, ``verify``, ``bulk-init``,
 ``fake-server`` and ``demo``.
 
-A thin click shell. The readers, the summary arithmetic, the exit codes and the
-wording of errors live in ``_cli_io`` and ``_cli_report`` (pure); the async bulk
-pipeline and the rich output in ``_cli_bulk``; the commands in ``_cli_api`` and
+A thin click shell. The records and readers, the summary arithmetic, the exit
+codes and the wording of errors live in ``_cli_io``, ``_cli_read`` and
+``_cli_report`` (pure); the async bulk pipeline and the rich output in
+``_cli_bulk``, its stopping rules in ``_cli_control``, the output file's rules in
+``_cli_resume``; the commands in ``_cli_api``, ``_cli_bulk_init`` and
 ``_cli_sim``. These modules are the only part of the package that imports click
 and rich, and (through ``nxcloud_ota.testing``, only when a simulator command
 runs) uvicorn.
 
 Exit codes: 0 success, 1 an API or transport error (or a failed bulk item),
-2 a usage error, including an invalid input value.
+2 a usage error, including an invalid input value; ``bulk-init`` adds 3 (stopped
+early), 130/143 (interrupted) and 141 (its stdout was closed).
 
 Tests inject a client factory, a sleep and a clock by passing a
 :class:`CliState` as click's ``obj``.
@@ -19,7 +22,8 @@ from __future__ import annotations
 
 import click
 
-from ._cli_api import bulk_init_command, init_command, verify_command
+from ._cli_api import init_command, verify_command
+from ._cli_bulk_init import bulk_init_command
 from ._cli_common import (
     ClientFactory,
     CliState,
@@ -49,7 +53,8 @@ def main(
 
     Credentials come from the options (here or on a command) or from the
     NXCLOUD_* environment variables. Exit codes: 0 success, 1 API or transport
-    error, 2 usage error or invalid input.
+    error, 2 usage error or invalid input; bulk-init also 3 (stopped early),
+    130/143 (interrupted) and 141 (stdout closed).
     """
     get_state(ctx).credentials = Credentials(access_key, access_secret, app_key, base_url)
 

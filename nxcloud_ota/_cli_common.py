@@ -14,7 +14,14 @@ import attrs
 import click
 from click.core import ParameterSource
 
-from ._cli_report import EXIT_ERROR, EXIT_USAGE, error_line, exit_code_for, redact
+from ._cli_report import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    error_line,
+    error_payload,
+    exit_code_for,
+    redact,
+)
 from ._client import DEFAULT_BASE_URL, AsyncOtaClient
 from ._errors import InvalidInputError, NxCloudError
 
@@ -28,6 +35,7 @@ __all__ = [
     "fail_usage",
     "get_state",
     "print_json",
+    "report_error",
     "resolve_credentials",
 ]
 
@@ -44,10 +52,13 @@ class Credentials:
     base_url: str | None = None
 
     def require(self) -> Credentials:
-        """Return self if the three keys are set; else :class:`InvalidInputError` naming one."""
-        for field in ("access_key", "access_secret", "app_key"):
-            if not getattr(self, field):
-                raise InvalidInputError(field, "is missing")
+        """Return self if the three keys are set; else one :class:`InvalidInputError`
+        naming every missing one."""
+        missing = [f for f in ("access_key", "access_secret", "app_key") if not getattr(self, f)]
+        if len(missing) == 1:
+            raise InvalidInputError(missing[0], "is missing")
+        if missing:
+            raise InvalidInputError("credentials", "missing " + ", ".join(missing))
         return self
 
 
@@ -127,14 +138,26 @@ def get_state(ctx: click.Context) -> CliState:
     return ctx.ensure_object(CliState)
 
 
+def report_error(error: NxCloudError, secrets: tuple[str | None, ...], *, as_json: bool) -> None:
+    """Print an expected error on stderr: one line of text, or one JSON object."""
+    if as_json:
+        click.echo(json.dumps(error_payload(error, secrets), ensure_ascii=False), err=True)
+    else:
+        click.echo(error_line(error, secrets), err=True)
+
+
 def execute(
-    ctx: click.Context, work: Coroutine[object, object, int], secrets: tuple[str | None, ...]
+    ctx: click.Context,
+    work: Coroutine[object, object, int],
+    secrets: tuple[str | None, ...],
+    *,
+    as_json: bool = False,
 ) -> None:
     """Run ``work`` in a fresh event loop; turn expected errors into one line and a code."""
     try:
         code = asyncio.run(work)
     except NxCloudError as exc:
-        click.echo(error_line(exc, secrets), err=True)
+        report_error(exc, secrets, as_json=as_json)
         code = exit_code_for(exc)
     except OSError as exc:
         # A port that cannot be bound, an output that cannot be written.
@@ -147,10 +170,14 @@ def execute(
 
 
 def fail_usage(
-    ctx: click.Context, error: InvalidInputError, secrets: tuple[str | None, ...]
+    ctx: click.Context,
+    error: InvalidInputError,
+    secrets: tuple[str | None, ...],
+    *,
+    as_json: bool = False,
 ) -> NoReturn:
     """Print the one-line message of a bad argument and exit 2."""
-    click.echo(error_line(error, secrets), err=True)
+    report_error(error, secrets, as_json=as_json)
     ctx.exit(EXIT_USAGE)
 
 

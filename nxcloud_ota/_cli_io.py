@@ -1,8 +1,7 @@
-"""Input readers and output rows for the ``nxcloud-ota bulk-init`` command.
+"""Input records and output rows of the ``nxcloud-ota bulk-init`` command.
 
 Pure functions over iterables of text lines, so they work on files, stdin and
-lists alike, and every reader is a generator: a record is parsed only when it is
-asked for, and nothing keeps the whole input in memory.
+lists alike; the readers themselves are in ``_cli_read``.
 
 Each input record becomes an :class:`InputRecord` carrying either a validated
 :class:`~nxcloud_ota.InitRequest` or the :class:`~nxcloud_ota.InvalidInputError`
@@ -11,9 +10,7 @@ that explains what is wrong with the line. A bad line is data, not a crash.
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
@@ -27,17 +24,14 @@ __all__ = [
     "FORMATS",
     "InputFormat",
     "InputRecord",
-    "count_records",
     "decode_lines",
     "detect_format",
     "error_fields",
     "invalid_row",
+    "malformed",
     "outcome_row",
     "parse_pair",
     "peek_first_line",
-    "read_csv",
-    "read_jsonl",
-    "read_records",
 ]
 
 InputFormat = Literal["csv", "jsonl"]
@@ -50,8 +44,6 @@ _EXTENSIONS: dict[str, InputFormat] = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-_PHONE_KEYS = ("phone",)
-_IP_KEYS = ("user_ip", "userIp")
 
 
 @attrs.frozen
@@ -98,7 +90,7 @@ def parse_pair(index: int, line: int, phone: object, user_ip: object) -> InputRe
     return InputRecord(index, line, shown_phone, shown_ip, request=request)
 
 
-def _malformed(index: int, line: int, problem: str) -> InputRecord:
+def malformed(index: int, line: int, problem: str) -> InputRecord:
     """A record whose line could not be split into a phone and a user IP."""
     err = InvalidInputError("input", f"line {line}: {problem}")
     return InputRecord(index, line, None, None, error=err)
@@ -119,86 +111,6 @@ def decode_lines(raw: Iterable[bytes]) -> Iterator[str]:
         yield text
 
 
-def _is_header(cells: list[str]) -> bool:
-    names = {cell.strip().lower() for cell in cells}
-    return "phone" in names and ("user_ip" in names or "userip" in names)
-
-
-def read_csv(lines: Iterable[str]) -> Iterator[InputRecord]:
-    """Read CSV records: a ``phone,user_ip`` header (any order, extra columns
-    ignored) or, without a header, exactly two columns per row.
-
-    >>> [r.request.phone for r in read_csv(["phone,user_ip", "8615800001795,203.0.113.7"])]
-    ['8615800001795']
-    """
-    reader = csv.reader(iter(lines))
-    index = 0
-    phone_col: int | None = None
-    ip_col: int | None = None
-    width = 2
-    seen_first = False
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if not seen_first:
-            seen_first = True
-            if _is_header(row):
-                names = [cell.strip().lower() for cell in row]
-                phone_col = names.index("phone")
-                ip_col = names.index("user_ip") if "user_ip" in names else names.index("userip")
-                width = len(row)
-                continue
-        if phone_col is None or ip_col is None:
-            if len(row) != 2:
-                yield _malformed(
-                    index, line, f"expected 2 columns (phone,user_ip), got {len(row)}"
-                )
-            else:
-                yield parse_pair(index, line, row[0].strip(), row[1].strip())
-        elif len(row) != width:
-            yield _malformed(
-                index, line, f"expected {width} columns like the header, got {len(row)}"
-            )
-        else:
-            yield parse_pair(index, line, row[phone_col].strip(), row[ip_col].strip())
-        index += 1
-
-
-def _pick(obj: dict[str, object], keys: tuple[str, ...]) -> object:
-    for key in keys:
-        if key in obj:
-            value = obj[key]
-            # A JSON number is a fair way to write a phone number.
-            if isinstance(value, int) and not isinstance(value, bool):
-                return str(value)
-            return value
-    return None
-
-
-def read_jsonl(lines: Iterable[str]) -> Iterator[InputRecord]:
-    """Read JSON Lines records: one object ``{"phone": ..., "user_ip": ...}`` a line
-    (``userIp`` is accepted too). Blank lines are skipped.
-
-    >>> [r.error.field for r in read_jsonl(['{"phone": "12"}'])]
-    ['phone']
-    """
-    index = 0
-    for line, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield _malformed(index, line, f"not valid JSON ({exc.msg}, column {exc.colno})")
-        else:
-            if not isinstance(obj, dict):
-                yield _malformed(index, line, 'expected an object {"phone": ..., "user_ip": ...}')
-            else:
-                yield parse_pair(index, line, _pick(obj, _PHONE_KEYS), _pick(obj, _IP_KEYS))
-        index += 1
-
-
 def detect_format(name: str, first_line: str | None = None) -> InputFormat:
     """Choose the reader: by the file's extension, else by the first line's shape.
 
@@ -214,13 +126,6 @@ def detect_format(name: str, first_line: str | None = None) -> InputFormat:
     return "csv"
 
 
-def read_records(lines: Iterable[str], fmt: InputFormat) -> Iterator[InputRecord]:
-    """Read records from text lines in the given format, lazily."""
-    if fmt == "jsonl":
-        return read_jsonl(lines)
-    return read_csv(lines)
-
-
 def peek_first_line(lines: Iterator[str]) -> tuple[str | None, Iterator[str]]:
     """Return the first non-blank line and an iterator that still yields every line."""
     seen: list[str] = []
@@ -229,22 +134,6 @@ def peek_first_line(lines: Iterator[str]) -> tuple[str | None, Iterator[str]]:
         if text.strip():
             return text, itertools.chain(seen, lines)
     return None, iter(seen)
-
-
-def count_records(lines: Iterable[str], fmt: InputFormat) -> int:
-    """Estimate the number of records cheaply (for the progress bar's total):
-    non-blank lines, less a CSV header. Quoted multi-line CSV fields overcount.
-    """
-    count = 0
-    first: str | None = None
-    for text in lines:
-        if text.strip():
-            if first is None:
-                first = text
-            count += 1
-    if fmt == "csv" and first is not None and _is_header(next(csv.reader([first]), [])):
-        count -= 1
-    return count
 
 
 def error_fields(error: NxCloudError | None) -> dict[str, object]:
@@ -281,10 +170,11 @@ def outcome_row(
     request_id: str | None,
     url: str | None,
     error: NxCloudError | None,
-    attempts: int,
-    elapsed: float,
+    attempts: int | None,
+    elapsed: float | None,
 ) -> dict[str, object]:
-    """The output row of a record that went to the client (``elapsed`` in seconds).
+    """The output row of a record that went to the client (``elapsed`` in seconds;
+    ``None`` for both when the call was cancelled before it ended).
 
     The phone number is written as the user gave it: it is their own data,
     going to their own output.
@@ -299,5 +189,5 @@ def outcome_row(
         "url": url,
         **error_fields(error),
         "attempts": attempts,
-        "elapsed_ms": round(elapsed * 1000.0, 3),
+        "elapsed_ms": None if elapsed is None else round(elapsed * 1000.0, 3),
     }

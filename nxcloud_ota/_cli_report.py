@@ -32,13 +32,18 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._validation import mask_phone
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_OK",
+    "EXIT_PIPE",
+    "EXIT_SIGNAL",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "BulkSummary",
     "error_line",
+    "error_payload",
     "exit_code_for",
     "failure_key",
     "redact",
@@ -50,15 +55,23 @@ EXIT_ERROR = 1
 """The API answered an error, the transport failed, or an item of a bulk failed."""
 EXIT_USAGE = 2
 """The command line or an input value is wrong (click's own usage errors use 2 too)."""
+EXIT_STOPPED = 3
+"""``bulk-init`` stopped early: the provider was unreachable or refused the credentials."""
+EXIT_PIPE = 141
+"""``bulk-init``'s standard output was closed by its reader (128 + SIGPIPE)."""
+EXIT_SIGNAL = 128
+"""Interrupted by a signal: the exit code is 128 + its number (130 SIGINT, 143 SIGTERM)."""
 
 _FIELD_HINTS: dict[str, str] = {
     "phone": "--phone",
     "user_ip": "--user-ip",
     "request_id": "the REQUEST_ID argument",
+    "credentials": "the options or the NXCLOUD_* environment variables",
     "access_key": "--access-key or NXCLOUD_ACCESS_KEY",
     "access_secret": "--access-secret or NXCLOUD_ACCESS_SECRET",
     "app_key": "--app-key or NXCLOUD_APP_KEY",
     "base_url": "--base-url or NXCLOUD_BASE_URL",
+    "output": "--output",
 }
 
 # Most specific first: the first isinstance match wins.
@@ -136,6 +149,22 @@ def error_line(error: NxCloudError, secrets: Iterable[str | None] = ()) -> str:
     return "error: " + _one_line(redact(text, secrets))
 
 
+def error_payload(error: NxCloudError, secrets: Iterable[str | None] = ()) -> dict[str, object]:
+    """What ``--json`` prints on stderr for an expected error: the line's facts as JSON.
+
+    >>> error_payload(ApiError(70, "odd"))["error"]["code"]
+    70
+    """
+    return {
+        "error": {
+            "class": type(error).__name__,
+            "code": error.code if isinstance(error, ApiError) else None,
+            "field": error.field if isinstance(error, InvalidInputError) else None,
+            "message": error_line(error, secrets).removeprefix("error: "),
+        }
+    }
+
+
 def failure_key(error_code: object, error_class: object) -> str:
     """The label a failure is counted under: ``"2206 RateLimitedError"`` or a class name.
 
@@ -156,6 +185,12 @@ class BulkSummary:
     failed: Counter[str] = attrs.field(factory=Counter)
     retries: int = 0
     """The sum over items of ``attempts - 1``: requests beyond the first."""
+    maybe_started: list[tuple[object, str]] = attrs.field(factory=list)
+    """(line, masked phone) of the failures that may have started a login."""
+    not_attempted: int | None = 0
+    """Records never sent because the run stopped early (``None``: not counted)."""
+    already_recorded: int = 0
+    """Records skipped by ``--resume`` because the output has their line."""
 
     @property
     def failed_total(self) -> int:
@@ -173,6 +208,10 @@ class BulkSummary:
             self.succeeded += 1
         else:
             self.failed[failure_key(row.get("error_code"), row.get("error_class"))] += 1
+        if row.get("error_class") == "RequestMaybeSentError":
+            phone = row.get("phone")
+            masked = mask_phone(phone) if isinstance(phone, str) else "?"
+            self.maybe_started.append((row.get("line"), masked))
         attempts = row.get("attempts")
         if isinstance(attempts, int) and attempts > 1:
             self.retries += attempts - 1
@@ -188,6 +227,12 @@ class BulkSummary:
         out = [("succeeded", str(self.succeeded)), ("failed", str(self.failed_total))]
         for key, count in sorted(self.failed.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append((f"  {key}", str(count)))
+        out.append(("may have started", str(len(self.maybe_started))))
+        out.append(
+            ("not attempted", "?" if self.not_attempted is None else str(self.not_attempted))
+        )
+        if self.already_recorded:
+            out.append(("already recorded", str(self.already_recorded)))
         out.append(("retries", str(self.retries)))
         out.append(("elapsed", f"{elapsed:.2f} s"))
         out.append(("rate", f"{self.rate(elapsed):.1f} req/s"))

@@ -31,7 +31,13 @@ DEMO_USER_IP = "203.0.113.7"
 
 @click.command("fake-server", short_help="Run the NXCloud simulator over HTTP.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
 @click.option(
     "--access-key", default=None, help="Access key it accepts [default: fake-access-key]."
 )
@@ -197,7 +203,13 @@ def banner_lines(
     show_default=True,
     help="Initiations in the bulk part.",
 )
-@click.option("--concurrency", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Requests in flight at most in the bulk part.",
+)
 @click.option(
     "--progress/--no-progress",
     default=True,

@@ -589,7 +589,7 @@ def test_bulk_init_format_option_overrides_the_extension(
 
 def test_progress_total_is_estimated_from_a_regular_file(tmp_path: Path) -> None:
     """The progress bar's total counts a file's records; stdin has none."""
-    from nxcloud_ota._cli_api import _estimate
+    from nxcloud_ota._cli_bulk_init import _estimate
 
     path = _csv(tmp_path, ["phone,user_ip", f"{PHONE},{IP}", "", f"{PHONE},{IP}"])
     assert _estimate(str(path), "csv") == 2

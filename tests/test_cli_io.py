@@ -11,17 +11,14 @@ import pytest
 from nxcloud_ota import ApiError, InvalidInputError, RateLimitedError
 from nxcloud_ota._cli_io import (
     InputRecord,
-    count_records,
     decode_lines,
     detect_format,
     invalid_row,
     outcome_row,
     parse_pair,
     peek_first_line,
-    read_csv,
-    read_jsonl,
-    read_records,
 )
+from nxcloud_ota._cli_read import count_records, read_csv, read_jsonl, read_records
 
 
 def _pairs(records: Iterable[InputRecord]) -> list[tuple[str, str] | str]:
@@ -191,7 +188,8 @@ def test_decode_lines_drops_bom_and_replaces_bad_bytes() -> None:
         b"\xef\xbb\xbfphone,user_ip\n\xff\xfe,203.0.113.7\n8615800001795,203.0.113.7\n"
     )
     records = list(read_csv(decode_lines(raw)))
-    assert _pairs(records) == ["phone", ("8615800001795", "203.0.113.7")]
+    assert _pairs(records) == ["input", ("8615800001795", "203.0.113.7")]
+    assert "line 2: not valid UTF-8" in str(records[0].error)
 
 
 @pytest.mark.parametrize(

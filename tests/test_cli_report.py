@@ -96,7 +96,8 @@ def test_failure_key() -> None:
 
 
 def test_bulk_summary_arithmetic() -> None:
-    """Successes, failures by key and retries (attempts beyond the first) add up."""
+    """Successes, failures by key, may-have-started records (masked), records not
+    attempted and retries (attempts beyond the first) add up."""
     summary = BulkSummary()
     rows: list[dict[str, object]] = [
         {"ok": True, "attempts": 1},
@@ -104,22 +105,32 @@ def test_bulk_summary_arithmetic() -> None:
         {"ok": False, "error_code": 2206, "error_class": "RateLimitedError", "attempts": 4},
         {"ok": False, "error_code": 2206, "error_class": "RateLimitedError", "attempts": 4},
         {"ok": False, "error_code": None, "error_class": "InvalidInputError", "attempts": 0},
+        {"ok": False, "error_class": "RequestMaybeSentError", "line": 9, "phone": "8615800001795"},
     ]
     for row in rows:
         summary.add(row)
+    summary.not_attempted = 7
     assert summary.succeeded == 2
-    assert summary.failed_total == 3
-    assert summary.total == 5
-    assert dict(summary.failed) == {"2206 RateLimitedError": 2, "InvalidInputError": 1}
+    assert summary.failed_total == 4
+    assert summary.total == 6
+    assert dict(summary.failed) == {
+        "2206 RateLimitedError": 2,
+        "InvalidInputError": 1,
+        "RequestMaybeSentError": 1,
+    }
+    assert summary.maybe_started == [(9, "8615800****95")]
     assert summary.retries == 2 + 3 + 3
-    assert summary.rate(2.0) == 2.5
+    assert summary.rate(2.0) == 3.0
     assert summary.rate(0.0) == 0.0
     assert summary.lines(2.0) == [
         ("succeeded", "2"),
-        ("failed", "3"),
+        ("failed", "4"),
         ("  2206 RateLimitedError", "2"),
         ("  InvalidInputError", "1"),
+        ("  RequestMaybeSentError", "1"),
+        ("may have started", "1"),
+        ("not attempted", "7"),
         ("retries", "8"),
         ("elapsed", "2.00 s"),
-        ("rate", "2.5 req/s"),
+        ("rate", "3.0 req/s"),
     ]
