@@ -58,25 +58,43 @@ def one_run(redis_url: str, pacing: str, contention: bool, warm_up: bool) -> Fle
             conn.delete(f"{prefix}ratelimit")
 
 
-def summary(runs: list[dict[str, object]]) -> list[str]:
-    """The table: per scenario and pacing, the median and the range of each measure."""
+def median_range(values: list[float], form: str) -> str:
+    """The median, and the range in brackets."""
+    return (
+        f"{form.format(statistics.median(values))} "
+        f"({form.format(min(values))} - {form.format(max(values))})"
+    )
+
+
+def summary(runs: list[dict[str, float | str]]) -> list[str]:
+    """The table: per scenario and pacing, the median and the range of each measure, and
+    in how many rounds shared pacing did no worse than per-process pacing on both."""
     lines = [
-        "| scenario | pacing | 2206 share | goodput / limit | attempts per success |",
-        "|---|---|---:|---:|---:|",
+        "| scenario | pacing | 2206 share | goodput / limit | attempts per success "
+        "| shared no worse |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for scenario in SCENARIOS:
+        rounds: dict[str, dict[float | str, dict[str, float | str]]] = {}
         for pacing in ("shared", "local"):
             chosen = [r for r in runs if r["scenario"] == scenario and r["pacing"] == pacing]
+            rounds[pacing] = {r["round"]: r for r in chosen}
             if not chosen:
                 continue
-            cells = []
-            for key, form in (("share", "{:.2%}"), ("goodput", "{:.3f}"), ("aps", "{:.3f}")):
-                values = [float(r[key]) for r in chosen]  # type: ignore[arg-type]
-                cells.append(
-                    f"{form.format(statistics.median(values))} "
-                    f"({form.format(min(values))} - {form.format(max(values))})"
-                )
-            lines.append(f"| {scenario} | {pacing} | {' | '.join(cells)} |")
+            cells = [
+                median_range([float(r[key]) for r in chosen], form)
+                for key, form in (("share", "{:.2%}"), ("goodput", "{:.3f}"), ("aps", "{:.3f}"))
+            ]
+            both = [
+                n for n in rounds[pacing] if n in rounds["shared"] and n in rounds.get("local", {})
+            ]
+            better = sum(
+                float(rounds["shared"][n]["share"]) <= float(rounds["local"][n]["share"])
+                and float(rounds["shared"][n]["goodput"]) >= float(rounds["local"][n]["goodput"])
+                for n in both
+            )
+            verdict = f"{better} / {len(both)}" if pacing == "local" else ""
+            lines.append(f"| {scenario} | {pacing} | {' | '.join(cells)} | {verdict} |")
     return lines
 
 
@@ -89,18 +107,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--summarise", action="store_true", help="print the table of --out's runs; run nothing"
+    )
     args = parser.parse_args()
-    runs: list[dict[str, object]] = []
+    if args.summarise:
+        print("\n".join(summary(json.loads(args.out.read_text())["runs"])))
+        return
+    runs: list[dict[str, float | str]] = []
     started, load = time.time(), os.getloadavg()
     for number in range(args.rounds):
         for index, scenario in enumerate(args.scenarios):
             contention, warm_up = SCENARIOS[scenario]
             order = ("shared", "local") if (number + index) % 2 == 0 else ("local", "shared")
             for pacing in order:
+                load_average = os.getloadavg()[0]  # the others' work on this machine
                 run = one_run(args.redis_url, pacing, contention, warm_up)
                 record = {
                     "round": number,
                     "scenario": scenario,
+                    "load_average": load_average,
                     **attrs.asdict(run),
                     "share": run.share,
                     "goodput": run.goodput,

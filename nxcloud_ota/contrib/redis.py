@@ -60,6 +60,9 @@ class RedisRateLimiter:
     - Each success adds ``growth`` to the shared rate, up to ``max_rate``.
       Successes are counted locally and sent at most every ``flush_interval``
       seconds, or with the next reservation, whichever comes first.
+    - A caller that wakes more than ``late_after`` seconds past its slot (its
+      process stalled: a busy machine, a cold start) takes a new slot rather
+      than send late, bunched with the requests of the slots after its own.
 
     ``account`` names the state: ``prefix`` defaults to ``nxcloud:{account}:``
     (braces included: a Redis Cluster hash tag), and the state is the hash
@@ -119,6 +122,7 @@ class RedisRateLimiter:
         self.flush_interval = flush_interval
         self.retry_after = retry_after
         self.late_after = late_after
+        """Seconds past its slot after which a caller takes a new slot rather than send."""
         self._script = redis.register_script(SCRIPT)
         self._clock = clock
         self._now = clock or time.monotonic  # local time, for sleeping until a slot
