@@ -5,7 +5,11 @@ Each worker is ``tests/redis_worker_main.py``: its own process, client and pool,
 paced by a :class:`~nxcloud_ota.contrib.redis.RedisRateLimiter` shared through
 Redis (``shared``) or by its own :class:`~nxcloud_ota.AdaptiveRateLimiter`
 (``local``). All of them start together, on a line sent to their standard input
-once every one of them is ready. The simulator counts what arrives.
+once every one of them is ready. The simulator, in a process of its own (so
+that neither coverage tracing nor the caller slows it down), counts what arrives;
+that process is this module run as a script::
+
+    python tests/_fleet.py RATE BURST   # prints the base URL; a line on stdin ends it
 """
 
 from __future__ import annotations
@@ -73,6 +77,39 @@ class FleetRun:
 
 
 @contextmanager
+def simulator(limit: float, burst: int) -> Iterator[tuple[str, list[tuple[float, int | None]]]]:
+    """A ``FakeNxCloud(rate=limit, burst=burst)`` served in a process of its own: yields
+    its base URL and a list that, once the block ends, holds ``(time, code)`` per init."""
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, __file__, str(limit), str(burst)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdin is not None
+    arrivals: list[tuple[float, int | None]] = []
+    try:
+        yield proc.stdout.readline().strip(), arrivals
+        out, _ = proc.communicate("stop\n", timeout=60)
+        arrivals.extend((at, code) for at, code in json.loads(out))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def serve(limit: float, burst: int) -> None:
+    """The simulator's process: print the base URL, serve until a line comes on
+    standard input, then print the init calls received, as JSON."""
+    fake = FakeNxCloud(rate=limit, burst=burst)
+    with serve_in_thread(fake) as base_url:
+        print(base_url, flush=True)
+        sys.stdin.readline()
+    print(json.dumps([[r.received_at, r.code] for r in fake.requests if r.action == "init"]))
+
+
+@contextmanager
 def cpu_hog(active: bool) -> Iterator[None]:
     """A process spinning on a core for as long as the block runs (nothing if not ``active``)."""
     if not active:
@@ -102,8 +139,7 @@ def run_fleet(
     answers 2206 beyond ``limit`` calls a second (a bucket of ``burst``), each
     worker with ``max_rate=limit``; with ``contention``, a CPU-bound process
     competes for the cores from before the workers start until they end."""
-    fake = FakeNxCloud(rate=limit, burst=burst)
-    with serve_in_thread(fake) as base_url, cpu_hog(contention):
+    with simulator(limit, burst) as (base_url, arrivals), cpu_hog(contention):
         procs = [
             subprocess.Popen(  # noqa: S603 - our own interpreter and script
                 [
@@ -153,8 +189,7 @@ def run_fleet(
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    inits = [r for r in fake.requests if r.action == "init"]
-    codes = collections.Counter(r.code for r in inits)
+    codes = collections.Counter(code for _, code in arrivals)
     return FleetRun(
         pacing=pacing,
         contention=contention,
@@ -166,7 +201,7 @@ def run_fleet(
         throttled=codes[2206],
         elapsed=elapsed,
         limit=limit,
-        timeline=timeline([(r.received_at, r.code == 2206) for r in inits]),
+        timeline=timeline([(at, code == 2206) for at, code in arrivals]),
     )
 
 
@@ -181,3 +216,7 @@ def timeline(arrivals: list[tuple[float, bool]], step: float = 0.1) -> tuple[tup
         counts[0] += 1
         counts[1] += throttled
     return tuple((sent, throttled) for sent, throttled in bins)
+
+
+if __name__ == "__main__":
+    serve(float(sys.argv[1]), int(sys.argv[2]))
