@@ -112,3 +112,14 @@ async def test_bad_connections_fail_before_anything_is_sent() -> None:
             with pytest.raises(InvalidInputError, match="connections"):
                 await client.warm_up(connections=bad)  # type: ignore[arg-type]
         assert server.connections == 0
+
+
+async def test_an_error_other_than_a_transport_error_propagates() -> None:
+    """An error other than a transport error (a bug in a transport) is raised, not counted."""
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("broken transport")
+
+    async with client_for("https://nxcloud.test", transport=httpx.MockTransport(broken)) as client:
+        with pytest.raises(RuntimeError, match="broken transport"):
+            await client.warm_up(connections=2)
