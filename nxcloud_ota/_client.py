@@ -221,7 +221,7 @@ class AsyncOtaClient:
 
     async def warm_up(self, *, connections: int = 10) -> int:
         """Open ``connections`` connections to the API host ahead of the first calls;
-        return how many opened. Unsigned ``HEAD`` requests to ``base_url``: nothing
+        return how many answered. Unsigned ``HEAD`` requests to ``base_url``: nothing
         billed or rate limited. Without it a cold process connects as its first
         paced requests leave, and they reach the provider late and bunched (see
         :doc:`/scaling`). Call it at start-up, with the ``concurrency`` you will use
