@@ -25,6 +25,7 @@ from ._retry import Attempts, RetryPolicy
 from ._signing import ALGORITHMS, Algorithm
 from ._validation import is_local_host, validate_token
 from ._wait import backoff_delays, poll_until_final, validate_schedule
+from ._warmup import open_connections
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient", "credentials_from_env"]
 
@@ -232,6 +233,21 @@ class AsyncOtaClient:
         """Close the connection pool (unless the ``http_client`` was given to us)."""
         if self._owns_http:
             await self._http.aclose()
+
+    async def warm_up(self, *, connections: int = 10) -> int:
+        """Open ``connections`` connections to the API host ahead of the first calls;
+        return how many answered. Unsigned ``HEAD`` requests to ``base_url``: nothing
+        billed or rate limited. Without it a cold process connects as its first
+        paced requests leave, and they reach the provider late and bunched (see
+        :doc:`/scaling`). Call it at start-up, with the ``concurrency`` you will use
+        (the default pool grows to it). An unreachable host is logged, not raised.
+        """
+        if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
+            raise InvalidInputError("connections", "must be a whole number >= 1")
+        self._exchange.check_loop()
+        if isinstance(self._transport, AiohttpTransport):
+            self._transport.grow_to(connections)
+        return await open_connections(self._http, self.base_url + "/", connections)
 
     async def init(self, phone: str, user_ip: str) -> InitResult:
         """Start a login for ``phone`` from the end user's ``user_ip``.

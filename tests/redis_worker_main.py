@@ -1,11 +1,12 @@
 """One worker process of the multi-process test in ``tests/test_redis_limiter.py``.
 
 It creates its client (paced by a :class:`RedisRateLimiter`, or by its own
-:class:`AdaptiveRateLimiter` with ``--limiter local``), opens its connections
-with requests that are no API call (``--no-warm-up`` skips that, to see a cold
-start's stampede of connection set-ups), prints ``ready``, waits for
-a line on standard input (so that all workers start together, without sleeping),
-initiates ``--items`` logins with ``init_many`` and prints one JSON line::
+:class:`AdaptiveRateLimiter` with ``--limiter local``), prints ``loaded``, waits
+for a line on standard input, opens its connections with ``client.warm_up``
+(``--no-warm-up`` skips that, to see a cold start's stampede of connection
+set-ups), prints ``ready``, waits for another line (so that all workers start
+together, without sleeping), initiates ``--items`` logins with ``init_many`` and
+prints one JSON line as soon as the last outcome is in::
 
     {"ok": 500, "failed": 0, "attempts": 512, "elapsed": 10.3, "errors": {}}
 
@@ -22,7 +23,6 @@ import json
 import sys
 import time
 
-import httpx
 import redis.asyncio as redis
 
 from nxcloud_ota import AdaptiveRateLimiter, AiohttpTransport, AsyncOtaClient, RateLimiter
@@ -51,15 +51,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def warm_up(transport: AiohttpTransport, base_url: str, connections: int) -> None:
-    """Open the pool's connections with requests that are no API call (they answer 404
-    and count against no limit), so that the run measures pacing, not cold starts."""
-    http = httpx.AsyncClient(transport=transport)  # not closed: it would close the transport
-    await asyncio.gather(*(http.get(f"{base_url}/warm-up") for _ in range(connections)))
-
-
-async def run(args: argparse.Namespace) -> dict[str, object]:
-    """Initiate the logins once standard input says go; return the counts."""
+async def run(args: argparse.Namespace) -> None:
+    """Initiate the logins once standard input says go; print the counts."""
     connection = redis.Redis.from_url(args.redis_url)
     limiter: RateLimiter
     if args.limiter == "shared":
@@ -78,9 +71,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         transport=transport,
         rate_limiter=limiter,
     )
-    if args.warm_up:
-        await warm_up(transport, args.base_url, args.concurrency)
     phones = [f"86158{args.worker:02d}{i:06d}" for i in range(args.items)]
+    print("loaded", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    if args.warm_up:
+        await client.warm_up(connections=args.concurrency)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
     ok = failed = attempts = 0
@@ -97,25 +92,31 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 failed += 1
                 errors[type(outcome.error).__name__] += 1
         elapsed = time.perf_counter() - started
+        rate = (
+            limiter.rate if isinstance(limiter, RedisRateLimiter | AdaptiveRateLimiter) else None
+        )
+        print(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "failed": failed,
+                    "attempts": attempts,
+                    "elapsed": elapsed,
+                    "errors": dict(errors),
+                    "rate": rate,
+                }
+            ),
+            flush=True,
+        )
     finally:
         await client.aclose()
         if isinstance(limiter, RedisRateLimiter):
             await limiter.aclose()
         await connection.aclose()
-    return {
-        "ok": ok,
-        "failed": failed,
-        "attempts": attempts,
-        "elapsed": elapsed,
-        "errors": dict(errors),
-        "rate": limiter.rate
-        if isinstance(limiter, RedisRateLimiter | AdaptiveRateLimiter)
-        else None,
-    }
 
 
 def main() -> None:
-    print(json.dumps(asyncio.run(run(parse_args()))), flush=True)
+    asyncio.run(run(parse_args()))
 
 
 if __name__ == "__main__":

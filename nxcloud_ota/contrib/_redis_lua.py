@@ -26,9 +26,11 @@ Every call first adds the successes the caller has batched (each adds
 - ``throttle``: if the ticket is the current generation (a fresh 2206), lower
   the rate to ``decrease`` times itself or to the recent shared rate of successes,
   whichever is lower (leaving the unlimited state: the rate of successes, or half
-  the rate sent), never below ``min_rate``; bump the generation and restart the
-  schedule one new interval from now. Slots reserved before are abandoned: their
-  holders, waking up to a newer generation, reserve again.
+  the rate sent), never below ``min_rate``; bump the generation, and let the
+  next slot be one new interval from now at the earliest. Slots reserved before
+  stand: their holders send in them, whatever the generation (abandoned, they
+  would still be honoured by the processes that have not heard of the decrease
+  yet, while new holders took them over: a burst).
 - ``flush``: nothing more.
 
 The key's time to live is renewed on every call, so an idle account's state
@@ -126,7 +128,7 @@ elseif op == 'throttle' and ticket == gen then
   end
   rate = math.max(min_rate, new_rate)
   gen = gen + 1
-  next_slot = now + 1 / rate
+  next_slot = math.max(next_slot, now + 1 / rate)
 end
 
 local function num(x) return string.format('%.17g', x) end

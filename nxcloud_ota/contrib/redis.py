@@ -43,7 +43,8 @@ __all__ = ["RedisBudgets", "RedisLoginStore", "RedisRateLimiter"]
 
 _log = logging.getLogger("nxcloud_ota")
 
-_Slot = tuple[int, float] | None  # (ticket, delay), or None: pace locally instead
+# (ticket, the slot's local time, when the reservation came back), or None: pace locally
+_Slot = tuple[int, float, float] | None
 
 
 class RedisRateLimiter:
@@ -59,12 +60,14 @@ class RedisRateLimiter:
     - A fresh 2206 (one whose ticket is the shared generation) lowers the shared
       rate to ``decrease`` times itself, or to the shared recent rate of
       successes if that is lower, and bumps the generation, so 2206s for
-      requests sent before that (from any process) are ignored. The schedule
-      restarts at the new pace: a waiter whose slot was reserved before wakes
-      to a newer generation and reserves again.
+      requests sent before that (from any process) are ignored. Slots reserved
+      before it stand; the slots reserved after it follow them at the new pace.
     - Each success adds ``growth`` to the shared rate, up to ``max_rate``.
       Successes are counted locally and sent at most every ``flush_interval``
       seconds, or with the next reservation, whichever comes first.
+    - A caller that wakes more than ``late_after`` seconds past its slot (its
+      process stalled: a busy machine, a cold start) takes a new slot rather
+      than send late, bunched with the requests of the slots after its own.
 
     ``account`` names the state: ``prefix`` defaults to ``nxcloud:{account}:``
     (braces included: a Redis Cluster hash tag), and the state is the hash
@@ -95,6 +98,7 @@ class RedisRateLimiter:
         ttl: float = 3600.0,
         flush_interval: float = 0.1,
         retry_after: float = 5.0,
+        late_after: float = 0.05,
         prefix: str | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -102,8 +106,10 @@ class RedisRateLimiter:
     ) -> None:
         if not account:
             raise ValueError("account must not be empty")
-        if ttl <= 0 or window <= 0 or flush_interval < 0 or retry_after < 0:
-            raise ValueError("ttl and window must be > 0, flush_interval and retry_after >= 0")
+        if ttl <= 0 or window <= 0 or min(flush_interval, retry_after, late_after) < 0:
+            raise ValueError(
+                "ttl and window must be > 0, flush_interval, retry_after and late_after >= 0"
+            )
         # The local limiter checks max_rate, min_rate and decrease the same way.
         self._fallback = AdaptiveRateLimiter(
             max_rate=max_rate,
@@ -120,8 +126,11 @@ class RedisRateLimiter:
         """The Redis key of the shared state."""
         self.flush_interval = flush_interval
         self.retry_after = retry_after
+        self.late_after = late_after
+        """Seconds past its slot after which a caller takes a new slot rather than send."""
         self._script = redis.register_script(SCRIPT)
         self._clock = clock
+        self._now = clock or time.monotonic  # local time, for sleeping until a slot
         self._sleep = sleep
         self._random = random
         self._rate: float | None = max_rate
@@ -157,11 +166,8 @@ class RedisRateLimiter:
     # -- the RateLimiter protocol ---------------------------------------------------
 
     async def acquire(self) -> int:
-        """Reserve the next shared slot, sleep until it, and return the generation.
-
-        If a decrease happened meanwhile (the generation moved on), the slot
-        belonged to the old, faster schedule: take one in the new schedule.
-        """
+        """Reserve the next shared slot, sleep until it, and return the generation
+        it was reserved in."""
         while time.monotonic() >= self._down_until:
             waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -170,12 +176,14 @@ class RedisRateLimiter:
             slot = await waiter
             if slot is None:
                 break
-            ticket, delay = slot
-            if delay > 0:
+            ticket, at, received = slot
+            if (delay := at - self._now()) > 0:
                 await self._sleep(delay)
-                if ticket < self._generation:
-                    continue
-            return ticket
+            if self._now() - max(at, received) <= self.late_after:
+                return ticket
+            # This process stalled in its sleep, past its slot (a busy machine):
+            # sent now, the request would reach the provider bunched with later
+            # ones. Take a new slot instead.
         # Redis failed: pace this process alone. Its tickets are negative.
         return -1 - await self._fallback.acquire()
 
@@ -269,11 +277,15 @@ class RedisRateLimiter:
                 if not batch:
                     continue
                 jitters = tuple(0.5 + self._random() for _ in batch)
+                sent = self._now()  # the script's time, at the earliest
                 reply = await self._call("acquire", jitters=jitters)
+                received = self._now()
                 for number, waiter in enumerate(batch):
                     if not waiter.done():  # a cancelled waiter wastes its slot
                         waiter.set_result(
-                            None if reply is None else (reply.generation, reply.delays[number])
+                            None
+                            if reply is None
+                            else (reply.generation, sent + reply.delays[number], received)
                         )
         except asyncio.CancelledError:  # pragma: no cover - the loop is shutting down
             for waiter in [*batch, *self._waiters]:
