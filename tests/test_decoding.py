@@ -1,0 +1,130 @@
+"""The Content-Encoding decoder: what it decodes, what it refuses, and that it stops at the cap."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+
+import pytest
+
+from nxcloud_ota._decoding import BodyDecoder, UndecodableBody, parse_content_encoding
+
+BODY = b'{"code":0,"msg":"ok","data":{"requestId":"r1","url":"https://u/r1"}}'
+LIMIT = 1 << 20
+
+
+def deflate_raw(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def gzip_stream(blocks: int, block: bytes) -> bytes:
+    """gzip of ``blocks`` copies of ``block``, without holding the expansion in memory."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    parts = [compressor.compress(block) for _ in range(blocks)]
+    return b"".join(parts) + compressor.flush()
+
+
+DECODED = [
+    ("no header", None, BODY),
+    ("identity", "identity", BODY),
+    ("gzip", "gzip", gzip.compress(BODY)),
+    ("x-gzip, any case", "X-Gzip", gzip.compress(BODY)),
+    ("deflate with the zlib header", "deflate", zlib.compress(BODY)),
+    ("deflate sent raw", "deflate", deflate_raw(BODY)),
+    ("gzip, gzip", "gzip, gzip", gzip.compress(gzip.compress(BODY))),
+    ("deflate then gzip", "deflate,gzip", gzip.compress(zlib.compress(BODY))),
+    ("identity among codings", "gzip, identity", gzip.compress(BODY)),
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encoded"), [c[1:] for c in DECODED], ids=[c[0] for c in DECODED]
+)
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 16])
+def test_decodes(encoding: str | None, encoded: bytes, chunk: int) -> None:
+    """Each accepted coding, alone or stacked, gives back the body whatever the chunking."""
+    decoder = BodyDecoder(encoding, limit=LIMIT)
+    for start in range(0, len(encoded), chunk):
+        decoder.feed(encoded[start : start + chunk])
+    assert decoder.finish() == BODY
+
+
+REFUSED = [
+    ("brotli", "br", b"\x0b\x02\x80", "'br' is not accepted"),
+    ("zstd", "zstd", b"(\xb5/\xfd", "'zstd' is not accepted"),
+    ("compress", "compress", b"\x1f\x9d", "'compress' is not accepted"),
+    ("unknown after gzip", "gzip, br", b"", "'br' is not accepted"),
+    ("five layers", "gzip, " * 4 + "gzip", b"", "5 stacked"),
+    ("corrupt gzip", "gzip", b"\x1f\x8b\x08\x00garbage-garbage", "corrupt"),
+    ("gzip cut short", "gzip", gzip.compress(BODY)[:-8], "ends before its end marker"),
+    ("deflate of one byte", "deflate", b"x", "ends before its end marker"),
+    ("bytes after gzip", "gzip", gzip.compress(BODY) + b"junk", "bytes follow the end"),
+    ("plain body over the cap", None, b"x" * (LIMIT + 1), "over the 1048576 bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encoded", "problem"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED]
+)
+def test_refuses(encoding: str, encoded: bytes, problem: str) -> None:
+    """What cannot be decoded safely raises UndecodableBody saying why."""
+
+    def decode() -> bytes:
+        decoder = BodyDecoder(encoding, limit=LIMIT)
+        decoder.feed(encoded)
+        return decoder.finish()
+
+    with pytest.raises(UndecodableBody, match=problem):
+        decode()
+
+
+def test_body_of_exactly_the_cap_is_accepted() -> None:
+    """The cap is inclusive: a body of exactly ``limit`` decoded bytes passes."""
+    decoder = BodyDecoder("gzip", limit=1000)
+    decoder.feed(gzip.compress(b"a" * 1000))
+    assert decoder.finish() == b"a" * 1000
+
+
+def test_cap_counts_across_chunks() -> None:
+    """The cap holds over the whole body, not per chunk."""
+    decoder = BodyDecoder(None, limit=10)
+    decoder.feed(b"123456")
+    with pytest.raises(UndecodableBody, match="over the 10 bytes"):
+        decoder.feed(b"78901")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "build"),
+    [
+        ("gzip", lambda: gzip_stream(64, bytes(1 << 20))),
+        ("deflate", lambda: zlib.compress(bytes(64 << 20), 9)),
+        ("gzip, gzip", lambda: gzip.compress(gzip_stream(1024, bytes(1 << 20)), 9)),
+    ],
+    ids=["gzip 64 MiB", "deflate 64 MiB", "gzip, gzip 1 GiB"],
+)
+def test_bomb_stops_at_the_cap(encoding: str, build: object) -> None:
+    """A bomb is refused after expanding no further than the cap: in milliseconds, not seconds."""
+    assert callable(build)
+    bomb = build()
+    started = time.perf_counter()
+    decoder = BodyDecoder(encoding, limit=LIMIT)
+    with pytest.raises(UndecodableBody, match="over the 1048576 bytes"):
+        decoder.feed(bomb)
+    assert time.perf_counter() - started < 1.0  # decoding the whole bomb takes seconds
+
+
+@pytest.mark.parametrize(
+    ("header", "codings"),
+    [
+        (None, []),
+        ("", []),
+        ("identity", []),
+        (" GZIP ,deflate", ["gzip", "deflate"]),
+        ("gzip, gzip", ["gzip", "gzip"]),
+    ],
+)
+def test_parse_content_encoding(header: str | None, codings: list[str]) -> None:
+    """The header is read as the list of codings applied, identity left out."""
+    assert parse_content_encoding(header) == codings
