@@ -36,6 +36,7 @@ from ._errors import (
     SignatureError,
     TimestampExpiredError,
     TransportError,
+    UnreadableAnswerError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, RetryEvent, ThrottleEvent
 from ._models import CallbackEvent, InitRequest, InitResult, VerifyResult, VerifyStatus
@@ -91,6 +92,7 @@ __all__ = [
     "ThrottleEvent",
     "TimestampExpiredError",
     "TransportError",
+    "UnreadableAnswerError",
     "VerifyResult",
     "VerifyStatus",
     "__version__",
