@@ -193,9 +193,7 @@ class Exchange:
                 finally:
                     await response.aclose()
         except asyncio.TimeoutError:
-            timeout = httpx.ReadTimeout(
-                f"no whole answer within {bound:.3g} s", request=call.request
-            )
+            timeout = httpx.ReadTimeout("no whole answer in time", request=call.request)
             self._raise_transport(call, timeout)
         except httpx.RequestError as exc:
             self._raise_transport(call, exc)
@@ -213,20 +211,27 @@ class Exchange:
 
     def _raise_transport(self, call: _Call, exc: httpx.RequestError) -> NoReturn:
         call.outcome = type(exc).__name__
-        raise from_httpx_error(
+        error = from_httpx_error(
             exc,
             action=call.action,
             phone_masked=call.phone_masked,
             ts=call.request.headers.get("ts"),
-        ) from exc
+        )
+        if isinstance(error, ProtocolError):  # a transport that failed to decode the body
+            error = self._for_action(call, error)
+        raise error from exc
 
     def _raise_for_action(self, call: _Call, exc: ProtocolError) -> None:
         """For ``init``, raise the error that says a login may have started (if it may)."""
-        if call.action != "init":
-            return
-        error = for_init(exc, phone_masked=call.phone_masked, ts=call.request.headers.get("ts"))
+        error = self._for_action(call, exc)
         if error is not exc:
             raise error from None
+
+    @staticmethod
+    def _for_action(call: _Call, exc: ProtocolError) -> ProtocolError:
+        if call.action != "init":
+            return exc
+        return for_init(exc, phone_masked=call.phone_masked, ts=call.request.headers.get("ts"))
 
     def _learn(
         self,

@@ -7,10 +7,13 @@ import time
 import zlib
 from collections.abc import Callable
 
+import httpx
 import pytest
 
+import nxcloud_ota as ota
 from nxcloud_ota._decoding import BodyDecoder, UndecodableBody, parse_content_encoding
 from tests._hostile import deflate_bomb, gzip_bomb, gzip_gzip_bomb
+from tests._support import ACCESS_KEY, ACCESS_SECRET, APP_KEY
 
 BODY = b'{"code":0,"msg":"ok","data":{"requestId":"r1","url":"https://u/r1"}}'
 LIMIT = 1 << 20
@@ -118,3 +121,31 @@ def test_bomb_stops_at_the_cap(encoding: str, build: Callable[[], bytes]) -> Non
 def test_parse_content_encoding(header: str | None, codings: list[str]) -> None:
     """The header is read as the list of codings applied, identity left out."""
     assert parse_content_encoding(header) == codings
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("action", "error"), [("init", ota.UnreadableAnswerError), ("verify", ota.ProtocolError)]
+)
+async def test_transport_that_fails_to_decode(action: str, error: type[ota.ProtocolError]) -> None:
+    """A transport of your own that fails to decode an answer gives the same error as an
+    undecodable answer (for init: a login may have started), httpx's error as its cause."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.DecodingError("bad gzip", request=request)
+
+    async with ota.AsyncOtaClient(
+        access_key=ACCESS_KEY,
+        access_secret=ACCESS_SECRET,
+        app_key=APP_KEY,
+        transport=httpx.MockTransport(handler),
+        retry=ota.RetryPolicy.no_wait(max_attempts=1),
+    ) as client:
+        with pytest.raises(error) as caught:
+            await (
+                client.init("8615800001795", "203.0.113.7")
+                if action == "init"
+                else client.verify("r1")
+            )
+    assert type(caught.value) is error
+    assert isinstance(caught.value.__cause__, httpx.DecodingError)
