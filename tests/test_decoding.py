@@ -149,3 +149,24 @@ async def test_transport_that_fails_to_decode(action: str, error: type[ota.Proto
             )
     assert type(caught.value) is error
     assert isinstance(caught.value.__cause__, httpx.DecodingError)
+
+
+@pytest.mark.anyio
+async def test_body_in_memory_is_held_to_the_cap() -> None:
+    """A transport of your own that returns the whole body in memory is held to the same
+    1 MiB cap (for init, a login may have started)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = httpx.Response(200, content=b" " * (LIMIT + 1))
+        del response.headers["Content-Length"]  # nothing declared: the size read decides
+        return response
+
+    async with ota.AsyncOtaClient(
+        access_key=ACCESS_KEY,
+        access_secret=ACCESS_SECRET,
+        app_key=APP_KEY,
+        transport=httpx.MockTransport(handler),
+        retry=ota.RetryPolicy.no_wait(max_attempts=1),
+    ) as client:
+        with pytest.raises(ota.UnreadableAnswerError, match="over the 1048576 bytes"):
+            await client.init("8615800001795", "203.0.113.7")
