@@ -421,13 +421,12 @@ async def test_redirect_is_never_followed(status: bytes, via: str, action: str) 
     async with hostile(answer(b"200 OK")) as elsewhere:
         location = f"{elsewhere.url}/api/ota/{action}".encode()
         async with hostile(answer(status, b"", b"Location: " + location)) as server:
-            options: dict[str, object] = {}
-            if via.startswith("http_client"):
-                options["http_client"] = httpx.AsyncClient(follow_redirects=True)
+            own = httpx.AsyncClient(follow_redirects=True) if via.startswith("http_") else None
+            options = {} if own is None else {"http_client": own}
             async with client(server.url, via, **options) as c:
                 error = await outcome(c, action)
-            if "http_client" in options:
-                await options["http_client"].aclose()  # type: ignore[attr-defined]
+            if own is not None:
+                await own.aclose()
     assert type(error) is (ota.UnreadableAnswerError if action == "init" else ota.ProtocolError)
     assert isinstance(error, ota.ProtocolError)
     assert error.status_code == int(status[:3])
