@@ -36,6 +36,7 @@ from ._errors import (
     SignatureError,
     TimestampExpiredError,
     TransportError,
+    UnreadableAnswerError,
     WaitTimeoutError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, RetryEvent, ThrottleEvent
@@ -94,6 +95,7 @@ __all__ = [
     "ThrottleEvent",
     "TimestampExpiredError",
     "TransportError",
+    "UnreadableAnswerError",
     "VerifyResult",
     "VerifyStatus",
     "WaitTimeoutError",

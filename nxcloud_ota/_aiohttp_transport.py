@@ -10,6 +10,10 @@ distinction that matters for a billed call: could the request have been sent?
 - connect / DNS / TLS failure   -> ``httpx.ConnectError`` / ``httpx.ConnectTimeout``
 - disconnect, reset, bad answer -> ``httpx.RemoteProtocolError`` / ``httpx.ReadError``
 - read timeout                  -> ``httpx.ReadTimeout``
+
+Header names go out exactly as the request spells them (``accessKey``, not
+``accesskey``). The body comes back as it was on the wire, still encoded: the
+caller decodes it within its cap, never httpx in one go.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from collections.abc import Iterator
 import aiohttp
 import httpx
 
+from ._deadline import within
+
 __all__ = ["AiohttpTransport"]
 
-_DROP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_DROP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
 
 
 @contextlib.contextmanager
@@ -63,7 +69,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     A body is read whole (the API's answers are small) but never beyond
     ``max_body_bytes``: a larger one is cut there, its connection closed, and the
-    response passed on with its headers, for the caller to refuse.
+    response passed on with its headers, for the caller to refuse. Once a
+    connection slot is held, connecting, sending and reading the whole answer
+    take at most the request's ``read`` timeout, however slowly the server
+    dribbles; past it, ``httpx.ReadTimeout``. Redirects are never followed.
     """
 
     def __init__(
@@ -107,8 +116,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         session = self._get_session()
         headers = [
-            (name, value)
-            for name, value in request.headers.multi_items()
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
             if name.lower() not in _DROP_HEADERS
         ]
         body = await request.aread()
@@ -121,23 +130,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._slots.acquire()  # a free slot: returns at once
         try:
             with _mapped_errors(request):
-                async with session.request(
-                    request.method,
-                    str(request.url),
-                    data=body or None,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        sock_connect=timeouts.get("connect"),
-                        sock_read=timeouts.get("read"),
-                    ),
-                ) as response:
+                async with (
+                    within(timeouts.get("read")),
+                    session.request(
+                        request.method,
+                        str(request.url),
+                        data=body or None,
+                        headers=headers,
+                        allow_redirects=False,
+                        timeout=aiohttp.ClientTimeout(
+                            total=None,
+                            sock_connect=timeouts.get("connect"),
+                            sock_read=timeouts.get("read"),
+                        ),
+                    ) as response,
+                ):
                     content = await self._read_body(response)
+                    # A stream, not content=: httpx would decode content= whole, at once.
                     return httpx.Response(
                         response.status,
                         headers=list(response.raw_headers),
-                        content=content,
+                        stream=httpx.ByteStream(content),
                         extensions={"http_version": b"HTTP/1.1"},
                     )
         finally:

@@ -35,13 +35,16 @@ def decode_response(
 
     Raises the :class:`ApiError` subclass for a non-zero ``code``, and
     :class:`ProtocolError` (with the HTTP status and an excerpt) when the body is
-    not an envelope or ``data`` lacks what ``parse`` needs. The HTTP status alone
-    decides nothing: the provider answers errors with HTTP 200.
+    not an envelope or ``data`` lacks what ``parse`` needs, or for any redirect
+    (3xx). Otherwise the HTTP status alone decides nothing: the provider answers
+    errors with HTTP 200.
     """
 
     def protocol_error(problem: str) -> ProtocolError:
         return ProtocolError(problem, status_code=status_code, excerpt=excerpt(content))
 
+    if 300 <= status_code < 400:
+        raise protocol_error("a redirect is refused: following it would forward a signed request")
     try:
         envelope = json.loads(content)
     except (ValueError, RecursionError):

@@ -11,8 +11,11 @@ The tree::
     │   ├── ConnectionFailedError    the request never left (connect error, DNS, refused)
     │   ├── PoolTimeoutError         no free connection in time: local saturation
     │   └── RequestMaybeSentError    it may have reached the server (read timeout,
-    │                                reset mid-response): an init may have started
-    ├── ProtocolError                the answer is not a valid envelope (HTML, truncated JSON)
+    │       │                        reset mid-response): an init may have started
+    │       └── UnreadableAnswerError  (also a ProtocolError) init only: an answer came,
+    │                                but not a valid envelope: a login may have started
+    ├── ProtocolError                the answer is not a valid envelope (HTML, truncated JSON,
+    │                                a redirect, a body over 1 MiB)
     └── ApiError                     the API answered a non-zero ``code``
         ├── AuthError                1000-1099
         │   ├── SignatureError       1003
@@ -63,6 +66,7 @@ __all__ = [
     "SignatureError",
     "TimestampExpiredError",
     "TransportError",
+    "UnreadableAnswerError",
     "WaitTimeoutError",
     "error_for_code",
 ]
@@ -168,6 +172,43 @@ class ProtocolError(NxCloudError):
         self.status_code = status_code
         self.excerpt = excerpt
         super().__init__(f"{problem} (HTTP {status_code}): {excerpt!r}")
+
+
+class UnreadableAnswerError(RequestMaybeSentError, ProtocolError):
+    """``init`` was answered, but not with a valid envelope: a login may have started.
+
+    Both a :class:`RequestMaybeSentError` (reconcile before starting another
+    login; ``phone_masked`` and ``ts`` identify the attempt) and a
+    :class:`ProtocolError` (``status_code`` and ``excerpt`` show what came back:
+    a gateway's 502 page, a body that is not JSON, a ``code`` that is not an
+    integer, a redirect). Never retried.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        status_code: int,
+        excerpt: str,
+        action: str = "init",
+        attempts: int = 1,
+        phone_masked: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        # The two bases take different arguments: set every attribute here.
+        self.problem = problem
+        self.status_code = status_code
+        self.excerpt = excerpt
+        self.action = action
+        self.attempts = attempts
+        self.phone_masked = phone_masked
+        self.ts = ts
+        where = f" for phone {phone_masked}" if phone_masked else ""
+        NxCloudError.__init__(
+            self,
+            f"{problem} (HTTP {status_code}): {excerpt!r}; a login{where} may have started "
+            f"(ts={ts}): reconcile before trying again",
+        )
 
 
 _PHONE_LIKE = re.compile(r"\d{7,15}")

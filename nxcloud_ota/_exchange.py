@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import attrs
 import httpx
 
 from ._auth import Secret, SigningAuth
 from ._clock import ClockSync
+from ._deadline import within
+from ._decoding import ACCEPT_ENCODING, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
     ApiError,
@@ -21,7 +23,7 @@ from ._errors import (
     TimestampExpiredError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
-from ._httperrors import from_httpx_error
+from ._httperrors import for_init, from_httpx_error
 from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
 from ._signing import Algorithm
@@ -36,7 +38,12 @@ _log = logging.getLogger("nxcloud_ota")
 MAX_RESPONSE_BYTES = 1 << 20
 """Answers are a few hundred bytes; anything over 1 MiB is refused unread."""
 _HEADERS = {
-    action: {"Content-Type": "application/json", "bizType": "6", "action": action}
+    action: {
+        "Content-Type": "application/json",
+        "bizType": "6",
+        "action": action,
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
     for action in ("init", "verify")
 }
 
@@ -122,6 +129,9 @@ class Exchange:
             ),
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
+            deadline_at=None
+            if self.policy.deadline is None
+            else self.monotonic() + self.policy.deadline,
         )
         return await call_with_retries(
             lambda: self._attempt(call, parse),
@@ -151,8 +161,9 @@ class Exchange:
                 call.code, call.outcome = exc.code, f"code={exc.code}"
                 self._learn(call, exc, ticket, date=date, sent_at=sent_at, received_at=received_at)
                 raise
-            except ProtocolError:
+            except ProtocolError as exc:
                 call.outcome = f"invalid envelope, HTTP {status}"
+                self._raise_for_action(call, exc)
                 raise
             call.code, call.outcome = 0, "code=0"
             self._learn(call, None, ticket, date=date, sent_at=sent_at, received_at=received_at)
@@ -161,22 +172,66 @@ class Exchange:
             self._report(call, self.monotonic() - started)
 
     async def _send(self, call: _Call) -> tuple[int, str | None, bytes]:
-        """Send the request (signed on the way) and read the answer, capped in size."""
+        """Send the request (signed on the way) and read the answer, capped in size
+        and in time.
+
+        Redirects are never followed, whatever the ``http_client`` says: that would
+        hand the signed headers and body to another server. A 3xx comes back as
+        an answer, for :func:`decode_response` to refuse.
+        """
+        bound = self._attempt_bound(call)
         try:
-            response = await self.http.send(call.request, auth=self.auth, stream=True)
-            try:
-                content = await read_capped(response, MAX_RESPONSE_BYTES)
-            finally:
-                await response.aclose()
+            async with within(bound):
+                response = await self.http.send(
+                    call.request, auth=self.auth, stream=True, follow_redirects=False
+                )
+                try:
+                    content = await read_capped(response, MAX_RESPONSE_BYTES)
+                except ProtocolError as exc:
+                    self._raise_for_action(call, exc)
+                    raise
+                finally:
+                    await response.aclose()
+        except asyncio.TimeoutError:
+            timeout = httpx.ReadTimeout("no whole answer in time", request=call.request)
+            self._raise_transport(call, timeout)
         except httpx.RequestError as exc:
-            call.outcome = type(exc).__name__
-            raise from_httpx_error(
-                exc,
-                action=call.action,
-                phone_masked=call.phone_masked,
-                ts=call.request.headers.get("ts"),
-            ) from exc
+            self._raise_transport(call, exc)
         return response.status_code, response.headers.get("Date"), content
+
+    def _attempt_bound(self, call: _Call) -> float | None:
+        """How long this attempt may take: the pool wait plus the read timeout,
+        and never past the call's deadline."""
+        timeouts = call.request.extensions.get("timeout") or self.http.timeout.as_dict()
+        read, pool = timeouts.get("read"), timeouts.get("pool")
+        bounds = [] if read is None or pool is None else [read + pool]
+        if call.deadline_at is not None:
+            bounds.append(call.deadline_at - self.monotonic())
+        return min(bounds, default=None)
+
+    def _raise_transport(self, call: _Call, exc: httpx.RequestError) -> NoReturn:
+        call.outcome = type(exc).__name__
+        error = from_httpx_error(
+            exc,
+            action=call.action,
+            phone_masked=call.phone_masked,
+            ts=call.request.headers.get("ts"),
+        )
+        if isinstance(error, ProtocolError):  # a transport that failed to decode the body
+            error = self._for_action(call, error)
+        raise error from exc
+
+    def _raise_for_action(self, call: _Call, exc: ProtocolError) -> None:
+        """For ``init``, raise the error that says a login may have started (if it may)."""
+        error = self._for_action(call, exc)
+        if error is not exc:
+            raise error from None
+
+    @staticmethod
+    def _for_action(call: _Call, exc: ProtocolError) -> ProtocolError:
+        if call.action != "init":
+            return exc
+        return for_init(exc, phone_masked=call.phone_masked, ts=call.request.headers.get("ts"))
 
     def _learn(
         self,
@@ -232,28 +287,31 @@ class _Call:
     request: httpx.Request
     attempts: Attempts
     phone_masked: str | None
+    deadline_at: float | None = None
     code: int | None = None
     outcome: str = "no answer"
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
-    """Read a streamed body, refusing one larger than ``limit`` without reading it whole."""
+    """Read a streamed body and undo its ``Content-Encoding``, refusing one larger
+    than ``limit`` bytes, encoded or decoded, without reading or decoding it whole."""
     declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ProtocolError(
-            f"the response declares {declared} bytes, over the {limit} accepted",
-            status_code=response.status_code,
-            excerpt="",
-        )
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise ProtocolError(
-                f"the response is over the {limit} bytes accepted",
-                status_code=response.status_code,
-                excerpt="",
+    try:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise UndecodableBody(
+                f"the response declares {declared} bytes, over the {limit} accepted"
             )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if response.is_stream_consumed:  # built from bytes in memory: decoded already
+            if len(response.content) > limit:
+                raise too_large(limit)
+            return response.content
+        decoder = BodyDecoder(response.headers.get("Content-Encoding"), limit=limit)
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            decoder.feed(chunk)
+        return decoder.finish()
+    except UndecodableBody as exc:
+        raise ProtocolError(str(exc), status_code=response.status_code, excerpt="") from None

@@ -12,9 +12,13 @@ from ._errors import (
     ProtocolError,
     RequestMaybeSentError,
     TransportError,
+    UnreadableAnswerError,
 )
 
-__all__ = ["from_httpx_error"]
+__all__ = ["for_init", "from_httpx_error"]
+
+_REFUSED_UNPROCESSED = (429, 503)
+"""Statuses a gateway answers before the provider sees the request."""
 
 
 def from_httpx_error(
@@ -71,3 +75,21 @@ def _before_sending(exc: httpx.RequestError) -> bool:
     if isinstance(cause, aiohttp.ClientConnectionError):
         return isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
     return True
+
+
+def for_init(exc: ProtocolError, *, phone_masked: str | None, ts: str | None) -> ProtocolError:
+    """The error an ``init`` raises for an answer that is not a valid envelope.
+
+    An answer came, so the request reached a server: unless it is a status a
+    gateway answers before the provider sees anything (429, 503), a login may
+    have started, and the error says so by being an :class:`UnreadableAnswerError`.
+    """
+    if exc.status_code in _REFUSED_UNPROCESSED or isinstance(exc, UnreadableAnswerError):
+        return exc
+    return UnreadableAnswerError(
+        exc.problem,
+        status_code=exc.status_code,
+        excerpt=exc.excerpt,
+        phone_masked=phone_masked,
+        ts=ts,
+    )

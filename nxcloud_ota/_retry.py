@@ -10,7 +10,10 @@ failure                       ``init``      ``verify``  why
 connect error (never sent)    backoff       backoff     the server saw nothing
 non-JSON HTTP 429 / 503       backoff       backoff     refused before processing
 maybe sent (read timeout,     **no**        backoff     ``init`` is billed and has no
-reset mid-response, 502/504)                            idempotency key
+reset mid-response, 502/504,                            idempotency key
+invalid or oversized answer)
+redirect (HTTP 3xx)           no            no          never followed: it would
+                                                        forward a signed request
 pool timeout                  no            no          local saturation
 anything else                 no            no          retrying cannot help
 ============================  ============  ==========  ============================
@@ -120,11 +123,13 @@ def classify(exc: BaseException) -> Disposition:
         return Disposition.RETRY
     if isinstance(exc, TimestampExpiredError):
         return Disposition.RESIGN_ONCE
-    if isinstance(exc, RequestMaybeSentError):
-        return Disposition.RETRY_IF_IDEMPOTENT
-    if isinstance(exc, ProtocolError):
+    if isinstance(exc, ProtocolError):  # before RequestMaybeSentError: it may be both
+        if 300 <= exc.status_code < 400:
+            return Disposition.STOP
         if exc.status_code in (429, 503):
             return Disposition.RETRY
+        return Disposition.RETRY_IF_IDEMPOTENT
+    if isinstance(exc, RequestMaybeSentError):
         return Disposition.RETRY_IF_IDEMPOTENT
     return Disposition.STOP
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeVar
 
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -66,15 +67,32 @@ class Server:
             writer.close()
 
 
+class Listening(Protocol):
+    url: str
+
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None: ...
+
+
+ListeningT = TypeVar("ListeningT", bound=Listening)
+
+
 @contextlib.asynccontextmanager
-async def serve(behaviour: Behaviour) -> AsyncIterator[Server]:
-    server = Server(behaviour)
+async def listen(server: ListeningT) -> AsyncIterator[ListeningT]:
+    """Run ``server`` on a free loopback port, setting its ``url``."""
     listener = await asyncio.start_server(server._handle, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     server.url = f"http://127.0.0.1:{port}"
     async with listener:
         yield server
         listener.close()
+
+
+@contextlib.asynccontextmanager
+async def serve(behaviour: Behaviour) -> AsyncIterator[Server]:
+    async with listen(Server(behaviour)) as server:
+        yield server
 
 
 async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -53,8 +53,9 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
     :class:`BudgetExceededError`                429     ``too_many_requests``, ``scope``
     :class:`RecordNotFoundError` (2205)         404     ``not_found``, ``code``
     any other :class:`ApiError`                 502     ``provider_error``, ``code``
-    :class:`ProtocolError`                      502     ``provider_error``
     :class:`RequestMaybeSentError` from init    503     ``login_may_have_started``
+    (an :class:`UnreadableAnswerError` too)
+    any other :class:`ProtocolError`            502     ``provider_error``
     any other :class:`TransportError`           503     ``provider_unavailable``
     anything else                               500     ``internal_error``
     ==========================================  ======  ==========================
@@ -84,15 +85,16 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
     if isinstance(exc, ApiError):
         detail = "the login provider refused the request"
         return ErrorReply(502, {"error": "provider_error", "code": exc.code, "detail": detail})
-    if isinstance(exc, ProtocolError):
-        detail = "the login provider gave an unreadable answer"
-        return ErrorReply(502, {"error": "provider_error", "detail": detail})
     if isinstance(exc, RequestMaybeSentError) and exc.action == "init":
+        # Before ProtocolError: an unreadable answer to init is both.
         detail = (
-            "the login provider did not answer, but a login may have started: "
+            "the login provider did not answer clearly, but a login may have started: "
             "wait for it before starting another"
         )
         return ErrorReply(503, {"error": "login_may_have_started", "detail": detail})
+    if isinstance(exc, ProtocolError):
+        detail = "the login provider gave an unreadable answer"
+        return ErrorReply(502, {"error": "provider_error", "detail": detail})
     if isinstance(exc, TransportError):
         detail = "the login provider could not be reached; try again later"
         return ErrorReply(503, {"error": "provider_unavailable", "detail": detail})
