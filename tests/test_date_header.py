@@ -9,10 +9,8 @@ from email.utils import formatdate
 
 import pytest
 
-import nxcloud_ota as ota
 from nxcloud_ota._clock import ClockSync
-from tests._servers import OK_BODY, http_response, read_request, serve
-from tests._support import ACCESS_KEY, ACCESS_SECRET, APP_KEY
+from tests._servers import OK_BODY, client_at, http_response, read_request, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -37,13 +35,6 @@ def _date(label: str) -> str:
     if value == "12 h ago":
         return formatdate(time.time() - 12 * 3600, usegmt=True)
     return value
-
-
-def client_at(url: str) -> ota.AsyncOtaClient:
-    """A client with the default transport and policy, for a loopback server."""
-    return ota.AsyncOtaClient(
-        access_key=ACCESS_KEY, access_secret=ACCESS_SECRET, app_key=APP_KEY, base_url=url
-    )
 
 
 class RightClockServer:
