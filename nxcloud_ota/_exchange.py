@@ -19,6 +19,7 @@ from ._errors import (
     ProtocolError,
     RateLimitedError,
     TimestampExpiredError,
+    TransportError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
 from ._httperrors import from_httpx_error
@@ -123,18 +124,22 @@ class Exchange:
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
         )
-        return await call_with_retries(
-            lambda: self._attempt(call, parse),
-            policy=self.policy,
-            idempotent=idempotent,
-            attempts=attempts,
-            sleep=self.sleep,
-            random=self.random,
-            monotonic=self.monotonic,
-            action=action,
-            budget=self.budget,
-            on_retry=self.hooks.on_retry,
-        )
+        try:
+            return await call_with_retries(
+                lambda: self._attempt(call, parse),
+                policy=self.policy,
+                idempotent=idempotent,
+                attempts=attempts,
+                sleep=self.sleep,
+                random=self.random,
+                monotonic=self.monotonic,
+                action=action,
+                budget=self.budget,
+                on_retry=self.hooks.on_retry,
+            )
+        except TransportError as exc:
+            exc.attempts = attempts.count  # raised by the last attempt: count them all
+            raise
 
     async def _attempt(self, call: _Call, parse: Callable[[Mapping[str, object]], T]) -> T:
         """One attempt: wait for the limiter, send, decode, and learn from the answer."""
