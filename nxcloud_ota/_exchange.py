@@ -124,22 +124,18 @@ class Exchange:
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
         )
-        try:
-            return await call_with_retries(
-                lambda: self._attempt(call, parse),
-                policy=self.policy,
-                idempotent=idempotent,
-                attempts=attempts,
-                sleep=self.sleep,
-                random=self.random,
-                monotonic=self.monotonic,
-                action=action,
-                budget=self.budget,
-                on_retry=self.hooks.on_retry,
-            )
-        except TransportError as exc:
-            exc.attempts = attempts.count  # raised by the last attempt: count them all
-            raise
+        return await call_with_retries(
+            lambda: self._attempt(call, parse),
+            policy=self.policy,
+            idempotent=idempotent,
+            attempts=attempts,
+            sleep=self.sleep,
+            random=self.random,
+            monotonic=self.monotonic,
+            action=action,
+            budget=self.budget,
+            on_retry=self.hooks.on_retry,
+        )
 
     async def _attempt(self, call: _Call, parse: Callable[[Mapping[str, object]], T]) -> T:
         """One attempt: wait for the limiter, send, decode, and learn from the answer."""
@@ -162,6 +158,9 @@ class Exchange:
             call.code, call.outcome = 0, "code=0"
             self._learn(call, None, ticket, date=date, sent_at=sent_at, received_at=received_at)
             return result
+        except TransportError as exc:
+            exc.attempts = call.attempts.count  # this call's requests so far, this one included
+            raise
         finally:
             self._report(call, self.monotonic() - started)
 
