@@ -26,6 +26,7 @@ import aiohttp
 import httpx
 
 from ._deadline import within
+from ._slots import Slots
 
 __all__ = ["AiohttpTransport"]
 
@@ -87,7 +88,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.max_connections = max_connections
         self.max_body_bytes = max_body_bytes
         self.keepalive_expiry = keepalive_expiry
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Slots(max_connections)
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -121,13 +122,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if name.lower() not in _DROP_HEADERS
         ]
         body = await request.aread()
-        if self._slots.locked():
-            try:
-                await asyncio.wait_for(self._slots.acquire(), timeouts.get("pool"))
-            except asyncio.TimeoutError as exc:
-                raise httpx.PoolTimeout("no free connection", request=request) from exc
-        else:
-            await self._slots.acquire()  # a free slot: returns at once
+        # Not asyncio.wait_for: it can drop a cancellation or keep a slot (see _slots).
+        if not await self._slots.acquire(timeouts.get("pool")):
+            raise httpx.PoolTimeout("no free connection", request=request)
         try:
             with _mapped_errors(request):
                 async with (

@@ -14,9 +14,10 @@ from typing import TypeAlias
 
 import attrs
 
-from ._errors import InvalidInputError, NxCloudError
+from ._errors import InvalidInputError
 from ._models import InitRequest, InitResult
 from ._retry import Attempts
+from ._validation import mask_phone
 
 __all__ = ["BulkItem", "BulkStats", "InitOutcome", "run_init_many"]
 
@@ -24,19 +25,30 @@ BulkItem: TypeAlias = "InitRequest | tuple[str, str]"
 """One input of :meth:`AsyncOtaClient.init_many`: a ``(phone, user_ip)`` pair or a request."""
 
 
+def _masked_item(item: object) -> str:
+    """The ``repr`` of an input item with its phone number masked."""
+    if isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str):
+        masked = [mask_phone(item[0]), item[1]]
+        return repr(tuple(masked) if isinstance(item, tuple) else masked)
+    return repr(item)  # an InitRequest masks its own phone
+
+
 @attrs.frozen
 class InitOutcome:
     """What became of one input of :meth:`AsyncOtaClient.init_many`.
 
-    Exactly one of ``result`` and ``error`` is set. ``index`` is the item's
-    position in the input, ``attempts`` the requests sent for it (0 when it failed
-    validation) and ``elapsed`` the seconds it took.
+    Exactly one of ``result`` and ``error`` is set. ``error`` is an
+    :class:`NxCloudError`, or whatever exception code outside the package raised
+    for this item (a transport, a rate limiter): the run goes on either way.
+    ``index`` is the item's position in the input, ``attempts`` the requests sent
+    for it (0 when it failed validation) and ``elapsed`` the seconds it took. The
+    ``repr`` masks the phone number.
     """
 
     index: int
-    item: object
+    item: object = attrs.field(repr=_masked_item)
     result: InitResult | None
-    error: NxCloudError | None
+    error: Exception | None
     attempts: int
     elapsed: float
 
@@ -97,12 +109,12 @@ async def _one(
     counts: BulkStats,
     monotonic: Callable[[], float],
 ) -> InitOutcome:
-    """Run one item to its outcome; an error becomes part of the outcome."""
+    """Run one item to its outcome; any error becomes part of the outcome."""
     started = monotonic()
     attempts = Attempts()
     try:
         result = await init(_as_request(item), attempts)
-    except NxCloudError as exc:
+    except Exception as exc:  # the outcome carries it; one item never ends the run
         outcome = InitOutcome(index, item, None, exc, attempts.count, monotonic() - started)
         counts.failed += 1
     else:

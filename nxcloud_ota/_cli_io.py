@@ -16,7 +16,7 @@ from typing import Literal
 
 import attrs
 
-from ._errors import ApiError, InvalidInputError, NxCloudError
+from ._errors import ApiError, InvalidInputError
 from ._models import InitRequest
 from ._validation import normalize_phone
 
@@ -136,7 +136,7 @@ def peek_first_line(lines: Iterator[str]) -> tuple[str | None, Iterator[str]]:
     return None, iter(seen)
 
 
-def error_fields(error: NxCloudError | None) -> dict[str, object]:
+def error_fields(error: Exception | None) -> dict[str, object]:
     """The ``error_code``/``error_class``/``error_message`` columns of an output row."""
     if error is None:
         return {"error_code": None, "error_class": None, "error_message": None}
@@ -169,7 +169,7 @@ def outcome_row(
     *,
     request_id: str | None,
     url: str | None,
-    error: NxCloudError | None,
+    error: Exception | None,
     attempts: int | None,
     elapsed: float | None,
 ) -> dict[str, object]:

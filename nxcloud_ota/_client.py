@@ -100,7 +100,8 @@ class AsyncOtaClient:
     pool under httpx), which holds up under bulk concurrency where httpx's own pool
     does not. ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
     ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
-    an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
+    an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`, and its
+    own timeout applies (``timeout`` beside it is refused rather than ignored).
     ``base_url`` must be ``https``, except for this machine (loopback,
     ``localhost``) and reserved test names (``*.test``); ``allow_insecure_http``
     lifts that, explicitly. TLS certificates are always verified by the default
@@ -144,6 +145,10 @@ class AsyncOtaClient:
         if self._http_client is not None:
             if self._transport is not None:
                 raise InvalidInputError("transport", "give either transport or http_client")
+            if self.timeout != DEFAULT_TIMEOUT:  # it would be silently ignored
+                raise InvalidInputError(
+                    "timeout", "set it on the http_client you pass: httpx.AsyncClient(timeout=...)"
+                )
             self._http, self._owns_http = self._http_client, False
         else:
             if self._transport is None:

@@ -8,6 +8,12 @@ and the correction is applied with hysteresis: only once the estimate exceeds
 ``apply_above`` (2 s), and dropped again when it falls below ``drop_below``
 (0.5 s), so that the ordinary jitter of the estimate never moves ``ts``. After a
 1004 (timestamp expired) the latest sample is trusted at once.
+
+A ``Date`` the provider's server cannot mean is no evidence: a malformed one, or
+one further than ``max_offset`` (a day) from our clock, is ignored and logged at
+DEBUG. Nor can one answer drag the correction far: an ordinary answer moves the
+estimate by at most ``max_step`` (30 s, half the provider's window), so after a
+single outlier ``ts`` is still accepted by a server whose clock is right.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ def parse_http_date(value: str) -> float | None:
         return cached
     try:
         stamp = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        # A year too large for a datetime raises OverflowError, not ValueError.
+        _log.debug("ignoring a malformed Date header: %.40r", value)
         return None
     if len(_parsed) > 8:  # the header changes once a second: keep a few
         _parsed.clear()
@@ -46,7 +54,9 @@ class ClockSync:
 
     ``offset_ms`` is what ``ts`` uses: 0 until the estimate exceeds
     ``apply_above`` seconds. ``warn_above`` seconds of applied offset is logged as
-    a warning (the local clock needs fixing).
+    a warning (the local clock needs fixing). An ordinary answer moves the estimate
+    by ``max_step`` seconds at most; a ``Date`` over ``max_offset`` seconds away is
+    ignored. ``observe`` and ``expired`` never raise, whatever the header holds.
     """
 
     def __init__(
@@ -56,11 +66,15 @@ class ClockSync:
         drop_below: float = 0.5,
         warn_above: float = 10.0,
         smoothing: float = 0.2,
+        max_step: float = 30.0,
+        max_offset: float = 86_400.0,
     ) -> None:
         self.apply_above = apply_above
         self.drop_below = drop_below
         self.warn_above = warn_above
         self.smoothing = smoothing
+        self.max_step = max_step
+        self.max_offset = max_offset
         self.estimate: float | None = None
         """The smoothed offset estimate in seconds, applied or not."""
         self.offset_ms = 0
@@ -73,10 +87,11 @@ class ClockSync:
         sample = self._sample(date_header, sent, received)
         if sample is None:
             return False
-        if self.estimate is None:
-            self.estimate = sample
-        else:
-            self.estimate += self.smoothing * (sample - self.estimate)
+        estimate = self.estimate or 0.0
+        weight = 1.0 if self.estimate is None else self.smoothing
+        # One answer, however far off, moves the estimate by max_step at most.
+        step = max(-self.max_step, min(self.max_step, weight * (sample - estimate)))
+        self.estimate = estimate + step
         return self._apply(trust=False)
 
     def expired(self, date_header: str | None, sent: float, received: float) -> bool:
@@ -87,15 +102,18 @@ class ClockSync:
         self.estimate = sample
         return self._apply(trust=True)
 
-    @staticmethod
-    def _sample(date_header: str | None, sent: float, received: float) -> float | None:
+    def _sample(self, date_header: str | None, sent: float, received: float) -> float | None:
         if not date_header:
             return None
         server = parse_http_date(date_header)
         if server is None:
             return None
         # The header truncates to the second: the true time is in [server, server + 1).
-        return server + 0.5 - (sent + received) / 2
+        sample = server + 0.5 - (sent + received) / 2
+        if abs(sample) > self.max_offset:
+            _log.debug("ignoring a Date header %.0f s from our clock: %.40r", sample, date_header)
+            return None
+        return sample
 
     def _apply(self, *, trust: bool) -> bool:
         assert self.estimate is not None

@@ -73,7 +73,23 @@ __all__ = [
 
 
 class NxCloudError(Exception):
-    """Base class of every error raised by ``nxcloud_ota``."""
+    """Base class of every error raised by ``nxcloud_ota``.
+
+    Every one survives ``pickle`` (process pools and task queues move errors
+    between processes) with its message and attributes, whatever its
+    ``__init__`` asks for: subclasses need nothing of their own for it.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception's own reduce calls cls(*self.args), which fails for keyword-only
+        # arguments; rebuild without __init__, then restore the attributes.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[NxCloudError], args: tuple[object, ...]) -> NxCloudError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 class InvalidInputError(NxCloudError, ValueError):
@@ -117,7 +133,8 @@ class WaitTimeoutError(NxCloudError, TimeoutError):
 class TransportError(NxCloudError):
     """The HTTP exchange failed; the underlying ``httpx`` error is ``__cause__``.
 
-    ``action`` is ``"init"`` or ``"verify"``; ``attempts`` counts the requests tried.
+    ``action`` is ``"init"`` or ``"verify"``; ``attempts`` counts the requests the
+    call tried, retries included.
     """
 
     def __init__(self, message: str, *, action: str, attempts: int = 1) -> None:
@@ -164,14 +181,15 @@ class ProtocolError(NxCloudError):
     """The response is not a valid API envelope.
 
     ``status_code`` is the HTTP status and ``excerpt`` a short, printable start of
-    the body (for example a gateway's HTML error page).
+    the body (for example a gateway's HTML error page), with anything that looks
+    like a phone number masked.
     """
 
     def __init__(self, problem: str, *, status_code: int, excerpt: str) -> None:
         self.problem = problem
         self.status_code = status_code
-        self.excerpt = excerpt
-        super().__init__(f"{problem} (HTTP {status_code}): {excerpt!r}")
+        self.excerpt = _masked(excerpt)  # a gateway's page may echo the request's phone
+        super().__init__(f"{problem} (HTTP {status_code}): {self.excerpt!r}")
 
 
 class UnreadableAnswerError(RequestMaybeSentError, ProtocolError):

@@ -21,6 +21,7 @@ from ._errors import (
     ProtocolError,
     RateLimitedError,
     TimestampExpiredError,
+    TransportError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
 from ._httperrors import for_init, from_httpx_error
@@ -168,6 +169,9 @@ class Exchange:
             call.code, call.outcome = 0, "code=0"
             self._learn(call, None, ticket, date=date, sent_at=sent_at, received_at=received_at)
             return result
+        except TransportError as exc:
+            exc.attempts = call.attempts.count  # this call's requests so far, this one included
+            raise
         finally:
             self._report(call, self.monotonic() - started)
 

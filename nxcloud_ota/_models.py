@@ -19,7 +19,18 @@ __all__ = ["CallbackEvent", "InitRequest", "InitResult", "VerifyResult", "Verify
 
 
 class VerifyStatus(str, enum.Enum):
-    """The outcome of a login, as ``verify`` and the status callback report it."""
+    """The outcome of a login, as ``verify`` and the status callback report it.
+
+    A status this release does not know (one the provider adds later, say
+    ``"EXPIRED"``) is kept as it came: ``VerifyStatus("EXPIRED")`` is a
+    ``VerifyStatus`` whose ``value`` is ``"EXPIRED"``, that is none of the five
+    members below (``is_known`` is ``False``) and that counts as final. Comparing
+    with ``is VerifyStatus.PENDING`` and the like keeps working.
+
+    >>> status = VerifyStatus("EXPIRED")
+    >>> status.value, status.is_known, status.is_final, status is VerifyStatus.PENDING
+    ('EXPIRED', False, True, False)
+    """
 
     SUCCESS = "SUCCESS"
     """The phone's SIM matches the number: the login is confirmed."""
@@ -36,6 +47,22 @@ class VerifyStatus(str, enum.Enum):
     def is_final(self) -> bool:
         """``True`` for every status but ``PENDING``: polling can stop."""
         return self is not VerifyStatus.PENDING
+
+    @property
+    def is_known(self) -> bool:
+        """``False`` for a status this release does not know (kept as received)."""
+        return self._name_ in VerifyStatus.__members__
+
+    @classmethod
+    def _missing_(cls, value: object) -> VerifyStatus | None:
+        # Not one of the members: a short printable text becomes a status of its
+        # own, not cached (a hostile server could send endless distinct ones).
+        if not isinstance(value, str) or not 0 < len(value) <= 64 or not value.isprintable():
+            return None
+        status = str.__new__(cls, value)
+        status._name_ = value
+        status._value_ = value
+        return status
 
 
 def _phone(value: str) -> str:
@@ -82,16 +109,21 @@ class InitResult:
 
 
 def _status(value: object, where: str) -> VerifyStatus:
-    try:
-        return VerifyStatus(value)
-    except ValueError:
+    """One of the known statuses (the callback's), or ``InvalidInputError``."""
+    status = VerifyStatus.__members__.get(value) if isinstance(value, str) else None
+    if status is None:
         allowed = ", ".join(s.value for s in VerifyStatus)
-        raise InvalidInputError(where, f"must be one of {allowed}") from None
+        raise InvalidInputError(where, f"must be one of {allowed}")
+    return status
 
 
 @attrs.frozen
 class VerifyResult:
-    """The state of a login: ``status`` is final unless it is ``PENDING``."""
+    """The state of a login: ``status`` is final unless it is ``PENDING``.
+
+    A status the provider added after this release is returned as it came (see
+    :class:`VerifyStatus`), not refused.
+    """
 
     request_id: str
     status: VerifyStatus
@@ -99,10 +131,12 @@ class VerifyResult:
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> VerifyResult:
         """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing."""
-        return cls(
-            request_id=_require_str(data, "requestId"),
-            status=_status(_require_str(data, "status"), "data.status"),
-        )
+        raw = _require_str(data, "status")
+        try:
+            status = VerifyStatus(raw)  # one it does not know is kept, not refused
+        except ValueError:
+            raise ValueError("data.status is not a short printable text") from None
+        return cls(request_id=_require_str(data, "requestId"), status=status)
 
 
 _DR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

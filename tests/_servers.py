@@ -7,6 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol, TypeVar
 
+from nxcloud_ota import AsyncOtaClient
+from tests._support import ACCESS_KEY, ACCESS_SECRET, APP_KEY
+
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 OK_BODY = b'{"code":0,"msg":"ok","data":{"requestId":"r1","url":"https://u/r1"}}'
@@ -113,3 +116,15 @@ def free_port_refusing() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def client_at(url: str, **options: object) -> AsyncOtaClient:
+    """A client of the test credentials for a loopback server: the default
+    transport and retry policy unless ``options`` say otherwise."""
+    return AsyncOtaClient(
+        access_key=ACCESS_KEY,
+        access_secret=ACCESS_SECRET,
+        app_key=APP_KEY,
+        base_url=url,
+        **options,  # type: ignore[arg-type]
+    )

@@ -401,3 +401,22 @@ def test_transport_and_http_client_are_exclusive() -> None:
     """Giving both a transport and an http_client is refused: one would be ignored."""
     with pytest.raises(ota.InvalidInputError, match="transport"):
         make_client(Recorder(), http_client=httpx.AsyncClient())
+
+
+@pytest.mark.parametrize("timeout", [2.0, httpx.Timeout(2.0), None])
+def test_a_timeout_beside_an_http_client_is_refused_not_ignored(
+    timeout: float | httpx.Timeout | None,
+) -> None:
+    """timeout= next to http_client= would never apply: it is refused, naming the field."""
+    with pytest.raises(ota.InvalidInputError, match="timeout"):
+        ota.AsyncOtaClient(
+            access_key=ACCESS_KEY,
+            access_secret=ACCESS_SECRET,
+            app_key=APP_KEY,
+            http_client=httpx.AsyncClient(),
+            timeout=timeout,
+        )
+    from_env = {"NXCLOUD_ACCESS_KEY": "ak", "NXCLOUD_ACCESS_SECRET": "s", "NXCLOUD_APP_KEY": "a"}
+    with pytest.raises(ota.InvalidInputError, match="timeout"):
+        ota.AsyncOtaClient.from_env(from_env, http_client=httpx.AsyncClient(), timeout=timeout)
+    assert ota.AsyncOtaClient.from_env(from_env, http_client=httpx.AsyncClient())

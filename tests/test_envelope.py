@@ -108,12 +108,18 @@ def test_protocol_error_excerpt_is_short_and_printable() -> None:
     assert info.value.excerpt.isprintable()
 
 
-def test_verify_status_must_be_known() -> None:
-    """A verify answer with a status outside the five documented ones is a protocol error."""
-    with pytest.raises(ota.ProtocolError, match="status"):
-        decode_response(
-            200, body(0, {"requestId": "r", "status": "DONE"}), ota.VerifyResult.from_data
-        )
+def test_verify_status_unknown_is_kept_and_nonsense_refused() -> None:
+    """A status outside the five documented ones is kept as received; one that is not
+    a short printable text is a protocol error."""
+    result = decode_response(
+        200, body(0, {"requestId": "r", "status": "DONE"}), ota.VerifyResult.from_data
+    )
+    assert (result.status.value, result.status.is_known) == ("DONE", False)
+    for nonsense in ("x" * 65, "DONE\n"):
+        with pytest.raises(ota.ProtocolError, match="status"):
+            decode_response(
+                200, body(0, {"requestId": "r", "status": nonsense}), ota.VerifyResult.from_data
+            )
 
 
 def test_verify_result_parses_status() -> None:

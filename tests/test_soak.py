@@ -65,7 +65,7 @@ async def test_served_soak_releases_every_connection() -> None:
         assert len(outcomes) == 5_000
         dropped = [o for o in outcomes if isinstance(o.error, ota.RequestMaybeSentError)]
         assert len(dropped) == 25  # init is never resent after a dropped connection
-        assert transport._slots._value == transport.max_connections
+        assert transport._slots.free == transport.max_connections
         assert (
             await client.verify(outcomes[-1].result.request_id if outcomes[-1].ok else "x")
         ).status

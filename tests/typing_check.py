@@ -19,7 +19,6 @@ from nxcloud_ota import (
     InitRequest,
     InitResult,
     InvalidInputError,
-    NxCloudError,
     OtaClient,
     RequestMaybeSentError,
     RetryPolicy,
@@ -62,7 +61,7 @@ async def bulk(client: AsyncOtaClient, rows: list[tuple[str, str]]) -> int:
         typed: InitOutcome = outcome
         if typed.ok and typed.result is not None:
             ok += 1
-        error: NxCloudError | None = typed.error
+        error: Exception | None = typed.error
         del error
     return ok
 
