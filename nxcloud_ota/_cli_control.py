@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from ._errors import ApiError, ConnectionFailedError, NxCloudError
+from ._errors import ApiError, ConnectionFailedError
 
 __all__ = ["DEFAULT_FAIL_FAST", "DEFAULT_GRACE", "BulkControl", "stops_the_run"]
 
@@ -28,7 +28,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _HOPELESS = frozenset({9906, 9908})  # the app is unavailable, the balance is empty
 
 
-def stops_the_run(error: NxCloudError | None) -> bool:
+def stops_the_run(error: Exception | None) -> bool:
     """Whether this failure is no record's fault, so the next records would fail too:
     a connection that never opened, or credentials, app or balance refused
     (1001-1005, 9906, 9908).
@@ -58,7 +58,7 @@ class BulkControl:
     """The first signal received, if any."""
     streak: int = 0
     """Failures in a row for which :func:`stops_the_run` holds."""
-    last_error: NxCloudError | None = None
+    last_error: Exception | None = None
     """The failure that completed the streak."""
     opened: bool = False
     """Whether an outcome has shown the provider reachable and the credentials good."""
@@ -72,7 +72,7 @@ class BulkControl:
         """Whether the run has stopped taking records."""
         return self.reason is not None
 
-    def observe(self, error: NxCloudError | None) -> None:
+    def observe(self, error: Exception | None) -> None:
         """Count one outcome; stop after ``fail_fast_after`` hopeless failures in a row."""
         if not stops_the_run(error):
             self.streak = 0

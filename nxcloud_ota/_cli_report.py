@@ -127,7 +127,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def error_line(error: NxCloudError, secrets: Iterable[str | None] = ()) -> str:
+def error_line(error: Exception, secrets: Iterable[str | None] = ()) -> str:
     """The one line printed on stderr for an expected error: what failed and what to fix.
 
     >>> error_line(ApiError(70, "odd"))
