@@ -32,6 +32,8 @@ SAMPLES: dict[str, object] = {
     "phone_masked": "8615800****95",
     "ts": "1700000000000",
     "args": "plain",
+    "last": ota.VerifyResult(request_id="r9", status=ota.VerifyStatus.PENDING),
+    "timeout": 2.0,
 }
 
 PUBLIC_ERRORS = [
