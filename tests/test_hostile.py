@@ -48,13 +48,11 @@ TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport | None]] = {
 def client(
     url: str, transport: str, *, timeout: float = 1.0, **options: object
 ) -> ota.AsyncOtaClient:
-    settings: dict[str, object] = {
-        "retry": ota.RetryPolicy.no_wait(max_attempts=4),
-        "timeout": httpx.Timeout(timeout),
-        **options,
-    }
+    settings: dict[str, object] = {"retry": ota.RetryPolicy.no_wait(max_attempts=4), **options}
     if "http_client" not in options:
+        # A client passed in keeps its own timeout (a timeout beside it is refused).
         settings["transport"] = TRANSPORTS[transport]()
+        settings["timeout"] = httpx.Timeout(timeout)
     return ota.AsyncOtaClient(
         access_key=ACCESS_KEY,
         access_secret=ACCESS_SECRET,
