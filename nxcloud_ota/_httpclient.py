@@ -68,15 +68,15 @@ _NO_COOKIES = InertCookies()
 class RequestTemplate:
     """The requests of one action: ``POST url`` with ``headers`` and ``extensions``.
 
-    With ``merge_per_call`` the client's ``build_request`` builds each request, so
+    With ``merge_per_call`` the client's ``build_request`` builds every request, so
     a client the caller owns (and may reconfigure) applies its base URL, headers,
-    cookies and query parameters as always. Otherwise its ``build_request`` runs
-    once, here, and each request copies that result with its own body: the same
-    URL, headers in the same order, and timeout extension, for a fraction of the
-    work.
+    cookies and query parameters as always. Otherwise it builds the first one, and
+    each later request copies that one's URL, headers (in their order) and
+    extensions, with its own body and Content-Length: the same request for a
+    fraction of the work.
     """
 
-    __slots__ = ("_extensions", "_headers", "_http", "_merged", "_url")
+    __slots__ = ("_copies", "_extensions", "_first", "_headers", "_http", "_url")
 
     def __init__(
         self,
@@ -91,29 +91,35 @@ class RequestTemplate:
         self._url = url
         self._headers = headers
         self._extensions = dict(extensions)
-        self._merged: httpx.Request | None = None
-        if not merge_per_call:
-            # Any non-empty body puts Content-Length where every real body's goes
-            # (httpx places an empty body's elsewhere): build() only sets its value.
-            self._merged = http.build_request(
-                "POST", url, content=b"-", headers=headers, extensions=self._extensions
-            )
+        self._copies = not merge_per_call
+        self._first: httpx.Request | None = None
 
     def build(self, body: bytes) -> httpx.Request:
         """Return a new request carrying ``body``, ready to be signed and sent."""
-        merged = self._merged
-        if merged is None or not body:
-            return self._http.build_request(
-                "POST", self._url, content=body, headers=self._headers, extensions=self._extensions
+        first = self._first
+        if first is not None and body:
+            headers = httpx.Headers(first.headers)
+            headers["Content-Length"] = str(len(body))
+            request = httpx.Request(
+                "POST",
+                first.url,
+                headers=headers,
+                stream=httpx.ByteStream(body),
+                extensions=first.extensions,
             )
-        headers = httpx.Headers(merged.headers)
-        headers["Content-Length"] = str(len(body))
-        request = httpx.Request(
-            "POST",
-            merged.url,
-            headers=headers,
-            stream=httpx.ByteStream(body),
-            extensions=merged.extensions,
+            request.read()  # as Request(content=...) does: request.content is the body
+            return request
+        request = self._http.build_request(
+            "POST", self._url, content=body, headers=self._headers, extensions=self._extensions
         )
-        request.read()  # as Request(content=...) does: request.content is the body
+        if self._copies and first is None and body:
+            # Kept apart, unsigned: the hook signs the request sent, in place. Not
+            # an empty body's: httpx puts its Content-Length in another place.
+            self._first = httpx.Request(
+                "POST",
+                request.url,
+                headers=request.headers,
+                stream=request.stream,
+                extensions=request.extensions,
+            )
         return request
