@@ -126,6 +126,8 @@ def test_subclasses_of_library_classes_touch_none_of_their_private_attributes() 
     """A class built on an httpx or aiohttp class uses no private name its library classes use."""
     checked = 0
     for where, tree in package_trees():
+        if where.endswith("__main__.py"):
+            continue  # importing it would run it
         module = importlib.import_module(
             where.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
         )
