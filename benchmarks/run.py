@@ -4,9 +4,12 @@ Every contender talks to the same loopback server (a separate process, see
 ``server.py``, pinned to the other core where the machine allows) for the same
 few seconds after a warm-up; rounds are interleaved and medians reported, with
 ratios to the raw baselines. The raw baselines sign every request by hand,
-as code written without this library would.
+as code written without this library would. Ratios between two contenders are
+taken round by round (both ran seconds apart) and their median reported, which
+cancels most of the drift of a shared machine. ``--json`` also saves every
+round's numbers, for charts.
 
-    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...]
+    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...] [--json FILE]
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from nxcloud_ota import AiohttpTransport, AsyncOtaClient, RetryPolicy
+from nxcloud_ota import DEFAULT_TIMEOUT, AiohttpTransport, AsyncOtaClient, RetryPolicy
 
 HERE = Path(__file__).parent
 AK, SK, APP = "bench-ak", "bench-secret", "bench-app"
@@ -40,6 +43,13 @@ WARMUP = 0.5  # seconds
 
 Timing = tuple[int, int, float, float, int]  # (successes, attempts, CPU s, wall s, failures)
 Contender = Callable[[str, int, float], Coroutine[object, object, Timing]]
+
+# The targets, as (workload, contender, baseline, measure, bound): "cpu" is CPU per
+# request (at most bound x the baseline's), "rps" requests/s (at least bound x).
+TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("c1 instant", "lib default", "raw httpx over aiohttp", "cpu", 0.75),
+    ("c100 instant", "lib default", "raw aiohttp", "rps", 0.45),
+]
 
 
 def signed_headers() -> dict[str, str]:
@@ -121,18 +131,34 @@ async def raw_aiohttp(base: str, concurrency: int, seconds: float) -> Timing:
         return await workers(concurrency, seconds, lambda: backoff_until_accepted(post))
 
 
-def library(transport: Callable[[int], httpx.AsyncBaseTransport | None]) -> Contender:
-    """The library: single calls at concurrency 1, init_many above."""
+def library(
+    transport: Callable[[int], httpx.AsyncBaseTransport | None], *, http_client: bool = False
+) -> Contender:
+    """The library: single calls at concurrency 1, init_many above.
+
+    With ``http_client`` the transport goes into a plain ``httpx.AsyncClient``
+    passed as ``http_client=``, whose requests httpx merges on every call.
+    """
 
     async def run(base: str, concurrency: int, seconds: float) -> Timing:
-        async with AsyncOtaClient(
-            access_key=AK,
-            access_secret=SK,
-            app_key=APP,
-            base_url=base,
-            transport=transport(concurrency),
-            retry=RetryPolicy(max_attempts=8, deadline=None),
-        ) as client:
+        given = transport(concurrency)
+        async with contextlib.AsyncExitStack() as stack:
+            http = None
+            if http_client:
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=given, timeout=DEFAULT_TIMEOUT)
+                )
+            client = await stack.enter_async_context(
+                AsyncOtaClient(
+                    access_key=AK,
+                    access_secret=SK,
+                    app_key=APP,
+                    base_url=base,
+                    transport=None if http_client else given,
+                    http_client=http,
+                    retry=RetryPolicy(max_attempts=8, deadline=None),
+                )
+            )
             if concurrency == 1:
 
                 async def one() -> tuple[bool, int]:
@@ -184,6 +210,9 @@ CONTENDERS: dict[str, Contender] = {
     "lib over httpx": library(httpx_transport),
     "lib over aiohttp": library(lambda c: AiohttpTransport(max_connections=c)),
     "lib default": library(lambda c: None),
+    "lib with http_client": library(
+        lambda c: AiohttpTransport(max_connections=c), http_client=True
+    ),
 }
 
 # name, server arguments, concurrency, contenders (None: all)
@@ -242,18 +271,28 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="workload names to run")
     parser.add_argument("--rss-items", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--peak-rss", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, default=None, help="save every round here")
     args = parser.parse_args()
     if args.peak_rss:
         peak_rss(args.peak_rss)
         return
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})  # the server has the other core
-    print(
-        f"# {platform.python_implementation()} {platform.python_version()} "
+    setup = (
+        f"{platform.python_implementation()} {platform.python_version()} "
         f"on {platform.machine()}, "
         f"{os.cpu_count()} CPUs; httpx {httpx.__version__}, aiohttp {aiohttp.__version__}; "
         f"{args.rounds} rounds of {args.seconds:g} s, medians"
     )
+    print(f"# {setup}")
+    saved: dict[str, object] = {
+        "setup": setup,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+    }
+    workloads: dict[str, object] = {}
+    measured: dict[str, dict[str, list[Timing]]] = {}
     for name, server_args, concurrency, names in WORKLOADS:
         if args.only and name not in args.only:
             continue
@@ -265,10 +304,16 @@ def main() -> None:
                     runs[contender].append(
                         asyncio.run(CONTENDERS[contender](base, concurrency, args.seconds))
                     )
+        measured[name] = runs
+        workloads[name] = workload_data(server_args, concurrency, runs)
         if "--rate" in server_args:
             report_rate(name, float(server_args[1]), runs)
         else:
             report(name, concurrency, runs)
+    saved["workloads"] = workloads
+    saved["targets"] = report_targets(measured)
+    if args.json is not None:
+        args.json.write_text(json.dumps(saved, indent=1) + "\n")
     if args.rss_items and not args.only:
         done = subprocess.run(  # noqa: S603 (our own script)
             [sys.executable, __file__, "--peak-rss", str(args.rss_items)],
@@ -282,17 +327,90 @@ def main() -> None:
         )
 
 
+def cpu_us(t: Timing) -> float:
+    return t[2] / max(t[0], 1) * 1e6
+
+
+def rps(t: Timing) -> float:
+    return t[0] / t[3]
+
+
+def paired(
+    runs: dict[str, list[Timing]], a: str, b: str, measure: Callable[[Timing], float]
+) -> float:
+    """The median over rounds of ``a``'s measure over ``b``'s in the same round."""
+    return statistics.median(
+        measure(x) / measure(y) for x, y in zip(runs[a], runs[b], strict=True)
+    )
+
+
+def workload_data(
+    server_args: tuple[str, ...], concurrency: int, runs: dict[str, list[Timing]]
+) -> dict[str, object]:
+    return {
+        "server": list(server_args),
+        "concurrency": concurrency,
+        "contenders": {
+            c: {
+                "requests_per_s": [round(rps(t), 1) for t in r],
+                "cpu_us_per_request": [round(cpu_us(t), 1) for t in r],
+                "attempts_per_success": [round(t[1] / max(t[0], 1), 3) for t in r],
+                "failed": [t[4] for t in r],
+            }
+            for c, r in runs.items()
+        },
+    }
+
+
+def report_targets(measured: dict[str, dict[str, list[Timing]]]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    lines = []
+    for workload, contender, baseline, measure, bound in TARGETS:
+        runs = measured.get(workload)
+        if runs is None or contender not in runs or baseline not in runs:
+            continue
+        ratio = paired(runs, contender, baseline, cpu_us if measure == "cpu" else rps)
+        met = ratio <= bound if measure == "cpu" else ratio >= bound
+        what = "CPU per request" if measure == "cpu" else "requests/s"
+        sign = "<=" if measure == "cpu" else ">="
+        lines.append(
+            f"| {workload}: {what} of {contender} {sign} {bound} x {baseline} "
+            f"| {ratio:.3f} | {'met' if met else 'NOT met'} |"
+        )
+        results.append(
+            {
+                "workload": workload,
+                "contender": contender,
+                "baseline": baseline,
+                "measure": measure,
+                "bound": bound,
+                "ratio": round(ratio, 4),
+                "met": met,
+            }
+        )
+    if lines:
+        print("\n## targets (median of per-round ratios)\n")
+        print("| target | measured | |\n|---|---:|---|")
+        print("\n".join(lines))
+    return results
+
+
 def report(name: str, concurrency: int, runs: dict[str, list[Timing]]) -> None:
-    rps = {c: statistics.median(t[0] / t[3] for t in r) for c, r in runs.items()}
-    cpu = {c: statistics.median(t[2] / max(t[0], 1) * 1e6 for t in r) for c, r in runs.items()}
+    rate = {c: statistics.median(rps(t) for t in r) for c, r in runs.items()}
+    cpu = {c: statistics.median(cpu_us(t) for t in r) for c, r in runs.items()}
     failed = {c: sum(t[4] for t in r) for c, r in runs.items()}
+    hand = "raw httpx over aiohttp"
     print(f"\n## {name} (concurrency {concurrency})\n")
-    print("| contender | requests/s | CPU us/request | x raw aiohttp | x raw httpx | failed |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| contender | requests/s | CPU us/request | x raw aiohttp | x raw httpx "
+        f"| CPU x {hand} | failed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for c in runs:
         print(
-            f"| {c} | {rps[c]:,.0f} | {cpu[c]:,.0f} | {rps[c] / rps['raw aiohttp']:.2f} "
-            f"| {rps[c] / rps['raw httpx']:.2f} | {failed[c]} |"
+            f"| {c} | {rate[c]:,.0f} | {cpu[c]:,.0f} | {paired(runs, c, 'raw aiohttp', rps):.2f} "
+            f"| {paired(runs, c, 'raw httpx', rps):.2f} | {paired(runs, c, hand, cpu_us):.2f} "
+            f"| {failed[c]} |"
         )
     sys.stdout.flush()
 

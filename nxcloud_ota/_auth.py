@@ -8,7 +8,10 @@ import httpx
 
 from ._signing import Algorithm, compute_sign
 
-__all__ = ["Secret", "SigningAuth"]
+__all__ = ["SIGNED_AS", "Secret", "SigningAuth"]
+
+SIGNED_AS = "nxcloud_ota.signed_as"
+"""The request extension naming what a request is signed as: ``(action, bizType)``."""
 
 
 class Secret:
@@ -33,7 +36,7 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and other.reveal() == self._value
 
     def __hash__(self) -> int:
         return hash(self._value)
@@ -42,10 +45,12 @@ class Secret:
 class SigningAuth(httpx.Auth):
     """Stamp a fresh ``ts`` and ``sign`` on every request, right before it is sent.
 
-    The request must already carry its ``bizType`` and ``action`` headers. The
-    signature covers ``request.content``, the exact bytes httpx sends, so the signed
-    text and the body on the wire cannot differ. Because httpx runs the auth flow on
-    each ``send``, a retried request is re-signed with a new ``ts``.
+    The request must carry its ``bizType`` and ``action`` headers, and the same
+    two values in its :data:`SIGNED_AS` extension, where the hook reads them
+    without a header lookup. The signature covers ``request.content``, the exact
+    bytes httpx sends, so the signed text and the body on the wire cannot differ.
+    Because httpx runs the auth flow on each ``send``, a retried request is
+    re-signed with a new ``ts``.
 
     ``clock_ms`` returns the current time in milliseconds as the provider should see
     it (the client adds its clock-offset correction there).
@@ -71,6 +76,7 @@ class SigningAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Set ``accessKey``, ``ts``, ``sign`` (and ``algorithm`` for SHA-256)."""
+        action, biz_type = request.extensions[SIGNED_AS]
         headers = request.headers
         ts = str(self._clock_ms())
         headers["accessKey"] = self._access_key
@@ -79,8 +85,8 @@ class SigningAuth(httpx.Auth):
             headers["algorithm"] = self._algorithm
         headers["sign"] = compute_sign(
             access_key=self._access_key,
-            action=headers["action"],
-            biz_type=headers["bizType"],
+            action=action,
+            biz_type=biz_type,
             ts=ts,
             body=request.content,
             access_secret=self._secret.reveal(),

@@ -19,6 +19,7 @@ from ._bulk import BulkItem, BulkStats, InitOutcome, run_init_many
 from ._errors import InvalidInputError
 from ._exchange import Exchange
 from ._hooks import Hooks
+from ._httpclient import CookielessAsyncClient
 from ._models import InitRequest, InitResult, VerifyResult
 from ._ratelimit import AdaptiveRateLimiter, RateLimiter
 from ._retry import Attempts, RetryPolicy
@@ -153,7 +154,7 @@ class AsyncOtaClient:
         else:
             if self._transport is None:
                 self._transport = AiohttpTransport()
-            self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+            self._http = CookielessAsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
         self._exchange = Exchange(
             http=self._http,
@@ -169,6 +170,7 @@ class AsyncOtaClient:
             sleep=self._sleep,
             random=self._random,
             hooks=self.hooks,
+            owned_http=self._owns_http,
         )
 
     @classmethod

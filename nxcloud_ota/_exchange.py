@@ -10,7 +10,7 @@ from typing import NoReturn, TypeVar
 import attrs
 import httpx
 
-from ._auth import Secret, SigningAuth
+from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
 from ._deadline import within
 from ._decoding import ACCEPT_ENCODING, BodyDecoder, UndecodableBody, too_large
@@ -24,6 +24,7 @@ from ._errors import (
     TransportError,
 )
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
+from ._httpclient import RequestTemplate
 from ._httperrors import for_init, from_httpx_error
 from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
@@ -72,9 +73,13 @@ class Exchange:
     hooks: Hooks = attrs.field(factory=Hooks)
     clock_sync: ClockSync = attrs.field(factory=ClockSync)
     loop: asyncio.AbstractEventLoop | None = attrs.field(default=None, repr=False)
+    owned_http: bool = False
+    """True when ``http`` is the client's own and nobody reconfigures it: its
+    ``build_request`` then merges each action's request once, not once a call."""
     budget: RetryBudget = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
     urls: dict[str, httpx.URL] = attrs.field(init=False)
+    requests: dict[str, RequestTemplate] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.budget = RetryBudget(
@@ -90,6 +95,16 @@ class Exchange:
         )
         # Parsed once: parsing a URL string costs more than the rest of building a request.
         self.urls = {action: httpx.URL(f"{self.base_url}/api/ota/{action}") for action in _HEADERS}
+        self.requests = {
+            action: RequestTemplate(
+                self.http,
+                self.urls[action],
+                headers,
+                {SIGNED_AS: (headers["action"], headers["bizType"])},
+                merge_per_call=not self.owned_http,
+            )
+            for action, headers in _HEADERS.items()
+        }
 
     def now_ms(self) -> int:
         """The provider's time as we best know it, in milliseconds (for ``ts``)."""
@@ -125,9 +140,7 @@ class Exchange:
         self.check_loop()
         call = _Call(
             action=action,
-            request=self.http.build_request(
-                "POST", self.urls[action], content=body, headers=_HEADERS[action]
-            ),
+            request=self.requests[action].build(body),
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
             deadline_at=None
