@@ -15,7 +15,9 @@ LIBRARIES = ("httpx", "httpcore", "aiohttp")
 
 
 def is_private(name: str) -> bool:
-    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+    # Dunder names are Python's, and sunder names (``_name_``, ``_value_``) are the
+    # enum module's documented API: neither is a library's private attribute.
+    return name.startswith("_") and not name.endswith("_")
 
 
 def package_trees() -> Iterator[tuple[str, ast.Module]]:
