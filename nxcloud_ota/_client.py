@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random as _random
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -13,7 +14,6 @@ from types import TracebackType
 import attrs
 import httpx
 
-from ._aiohttp_transport import AiohttpTransport
 from ._auth import Secret
 from ._bulk import BulkItem, BulkStats, InitOutcome, run_init_many
 from ._errors import InvalidInputError
@@ -124,6 +124,9 @@ class AsyncOtaClient:
             self._http, self._owns_http = self._http_client, False
         else:
             if self._transport is None:
+                # Imported here: aiohttp's import is costly, and not every process sends.
+                from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+
                 self._transport = AiohttpTransport()
             self._http = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
@@ -257,10 +260,14 @@ class AsyncOtaClient:
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError("concurrency", "must be a whole number >= 1")
-        if isinstance(self._transport, AiohttpTransport):
-            # Calls beyond the pool's size would queue for a connection, and
-            # could time out waiting, instead of running concurrently.
-            self._transport.grow_to(concurrency)
+        # Not loaded: the transport cannot be an AiohttpTransport (nor need aiohttp).
+        if "nxcloud_ota._aiohttp_transport" in sys.modules:
+            from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+
+            if isinstance(self._transport, AiohttpTransport):
+                # Calls beyond the pool's size would queue for a connection, and
+                # could time out waiting, instead of running concurrently.
+                self._transport.grow_to(concurrency)
         return run_init_many(
             self._init_request,
             items,
