@@ -49,9 +49,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package and on a module that uses the public API as users do."""
+    """mypy --strict on the package and on a module that uses the public API as users do;
+    pyright (strict) on that module; every public name fully typed for pyright; and wrong
+    constructor types rejected at the call."""
     install(session, "typing")
     session.run("mypy", "--strict", "nxcloud_ota", "tests/typing_check.py")
+    session.run("pyright", "tests/typing_check.py")
+    session.run("pyright", "--verifytypes", "nxcloud_ota", "--ignoreexternal")
+    session.run("pytest", "tests/test_typing.py")
 
 
 @nox.session(python="3.11")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import random as _random
@@ -35,25 +36,25 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
 inside the provider's 60 s timestamp window."""
 
 
-def _access_key(value: object) -> str:
+def _access_key(value: str) -> str:
     return validate_token(value, "access_key", ascii_only=True)
 
 
-def _app_key(value: object) -> str:
+def _app_key(value: str) -> str:
     return validate_token(value, "app_key")
 
 
-def _secret(value: object) -> Secret:
+def _secret(value: str) -> Secret:
     return Secret(validate_token(value, "access_secret"))
 
 
-def _base_url(value: object) -> str:
+def _base_url(value: str) -> str:
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         raise InvalidInputError("base_url", "must be an http(s) URL")
     return value.rstrip("/")
 
 
-def _algorithm(value: object) -> Algorithm:
+def _algorithm(value: Algorithm) -> Algorithm:
     for name in ALGORITHMS:
         if value == name:
             return name
@@ -204,6 +205,35 @@ class AsyncOtaClient:
         2 s (see :doc:`/reliability`).
         """
         return self._exchange.clock_sync.offset_ms
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncOtaClient:
+        """A client for one use, with its own ``timeout`` and ``retry`` policy.
+
+        It shares this client's connection pool, rate limiter, clock correction,
+        retry budget and hooks, and costs a few microseconds to make, so a handler
+        with a tight budget can make one per request::
+
+            quick = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=1))
+            result = await quick.verify(request_id)
+
+        An option left ``None`` keeps this client's (``httpx.Timeout(None)`` turns
+        timeouts off). Closing the new client closes nothing: the pool stays this
+        client's.
+        """
+        twin = copy.copy(self)
+        twin.retry = self.retry if retry is None else retry
+        twin.timeout = self.timeout if timeout is None else timeout
+        twin._owns_http = False
+        twin._exchange = self._exchange.derive(
+            policy=twin.retry,
+            timeout=None if timeout is None else httpx.Timeout(timeout),
+        )
+        return twin
 
     async def __aenter__(self) -> AsyncOtaClient:
         return self

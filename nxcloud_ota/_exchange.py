@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
@@ -26,8 +28,9 @@ from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
 from ._signing import Algorithm
 from ._validation import mask_phone
+from ._version import __version__
 
-__all__ = ["Exchange"]
+__all__ = ["USER_AGENT", "Exchange"]
 
 T = TypeVar("T")
 
@@ -35,8 +38,18 @@ _log = logging.getLogger("nxcloud_ota")
 
 MAX_RESPONSE_BYTES = 1 << 20
 """Answers are a few hundred bytes; anything over 1 MiB is refused unread."""
+USER_AGENT = (
+    f"nxcloud-ota/{__version__} httpx/{httpx.__version__} "
+    f"python/{'.'.join(map(str, sys.version_info[:3]))}"
+)
+"""Sent with every request, whatever ``httpx.AsyncClient`` sends them."""
 _HEADERS = {
-    action: {"Content-Type": "application/json", "bizType": "6", "action": action}
+    action: {
+        "Content-Type": "application/json",
+        "bizType": "6",
+        "action": action,
+        "User-Agent": USER_AGENT,
+    }
     for action in ("init", "verify")
 }
 
@@ -64,6 +77,8 @@ class Exchange:
     hooks: Hooks = attrs.field(factory=Hooks)
     clock_sync: ClockSync = attrs.field(factory=ClockSync)
     loop: asyncio.AbstractEventLoop | None = attrs.field(default=None, repr=False)
+    timeout: httpx.Timeout | None = None
+    """Timeouts of this exchange's requests; ``None``: the ``http`` client's own."""
     budget: RetryBudget = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
     urls: dict[str, httpx.URL] = attrs.field(init=False)
@@ -82,6 +97,14 @@ class Exchange:
         )
         # Parsed once: parsing a URL string costs more than the rest of building a request.
         self.urls = {action: httpx.URL(f"{self.base_url}/api/ota/{action}") for action in _HEADERS}
+
+    def derive(self, *, policy: RetryPolicy, timeout: httpx.Timeout | None) -> Exchange:
+        """A twin with another policy and timeout that shares everything else: the
+        ``http`` client (its pool), the limiter, the clock correction, the retry
+        budget, the hooks and the signing hook. A shallow copy: cheap per request."""
+        twin = copy.copy(self)
+        twin.policy, twin.timeout = policy, timeout
+        return twin
 
     def now_ms(self) -> int:
         """The provider's time as we best know it, in milliseconds (for ``ts``)."""
@@ -115,11 +138,14 @@ class Exchange:
         """POST ``body`` (already encoded: these bytes are signed and sent) and
         return ``parse(data)``, retrying as the policy allows."""
         self.check_loop()
+        request = self.http.build_request(
+            "POST", self.urls[action], content=body, headers=_HEADERS[action]
+        )
+        if self.timeout is not None:
+            request.extensions["timeout"] = self.timeout.as_dict()
         call = _Call(
             action=action,
-            request=self.http.build_request(
-                "POST", self.urls[action], content=body, headers=_HEADERS[action]
-            ),
+            request=request,
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
         )

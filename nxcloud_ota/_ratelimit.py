@@ -145,7 +145,7 @@ class AdaptiveRateLimiter:
         self._generation = 0
         self._successes = WindowCounter(window, clock)
         self._sent = WindowCounter(window, clock)
-        self.throttled = 0
+        self.throttled: int = 0
         """How many 2206 answers the limiter has seen."""
 
     def __repr__(self) -> str:

@@ -44,14 +44,17 @@ def http_response(
 
 
 class Server:
-    """Counts the complete requests it read; answers each with ``behaviour``."""
+    """Counts the connections it accepted and the complete requests it read; answers each
+    request with ``behaviour``."""
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
+        self.connections = 0
         self.requests = 0
         self.url = ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 try:
