@@ -1,11 +1,17 @@
-"""Development sessions: ``nox -s tests lint typing docs`` is what CI runs."""
+"""Development sessions: ``nox -s tests lint typing docs dist oldest`` is what CI runs."""
 
 from __future__ import annotations
 
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
 import nox
+from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
-nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.sessions = ["tests", "lint", "typing", "docs", "dist", "oldest"]
 # Only the interpreters present run; the others skip (also on CI, where nox
 # would otherwise turn a missing interpreter into an error).
 nox.options.error_on_missing_interpreters = False
@@ -13,6 +19,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+EXTRAS = "[cli,redis]"
 
 
 def install(session: nox.Session, *groups: str, extras: str = "") -> None:
@@ -81,3 +88,75 @@ def bench(session: nox.Session) -> None:
     """Benchmark the library against raw httpx and raw aiohttp (see docs/performance.md)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def dist(session: nox.Session) -> None:
+    """Build the sdist and the wheel and check them; install the wheel into a fresh
+    environment and run the unpacked sdist's tests against it (without the soak tests,
+    which the tests session runs, and without coverage)."""
+    session.install("build", "twine", "check-wheel-contents")
+    # Outside the source tree, so that nothing of it (its pyproject.toml, its package)
+    # is found by walking up from the unpacked sdist or from the tests' temporary files.
+    with tempfile.TemporaryDirectory(prefix="nxcloud-ota-dist-") as tmp:
+        out, tree, env = Path(tmp, "dist"), Path(tmp, "sdist"), Path(tmp, "env")
+        session.run("python", "-m", "build", "--outdir", str(out))
+        (sdist,) = out.glob("*.tar.gz")
+        (wheel,) = out.glob("*.whl")
+        session.run("twine", "check", "--strict", str(sdist), str(wheel))
+        session.run("check-wheel-contents", str(wheel))
+        with tarfile.open(sdist) as archive:
+            archive.extractall(tree, filter="data")
+        (root,) = tree.iterdir()
+        # Only the installed wheel may answer "import nxcloud_ota", not the sdist's copy.
+        shutil.rmtree(root / "nxcloud_ota")
+        session.run("python", "-m", "venv", str(env))
+        python = str(env / "bin" / "python")
+        deps = nox.project.dependency_groups(PYPROJECT, "tests")
+        session.run(python, "-m", "pip", "install", "-q", f"{wheel}{EXTRAS}", *deps, external=True)
+        with session.chdir(root):
+            session.run(
+                python,
+                "-c",
+                "import nxcloud_ota, sys; assert nxcloud_ota.__file__.startswith(sys.prefix)",
+                external=True,
+            )
+            session.run(
+                python,
+                "-m",
+                "pytest",
+                "-m",
+                "not soak",
+                "-q",
+                "tests",
+                *session.posargs,
+                env={"TMPDIR": tmp},
+                external=True,
+            )
+
+
+def lower_bounds(requirements: list[str]) -> list[str]:
+    """``name==version`` for every requirement's lower bound (``>=``, ``==``, ``~=``)."""
+    pins: dict[str, str] = {}
+    for text in requirements:
+        requirement = Requirement(text)
+        for spec in requirement.specifier:
+            if spec.operator in {">=", "==", "~="}:
+                pins[requirement.name.lower()] = spec.version
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+@nox.session(python="3.10")
+def oldest(session: nox.Session) -> None:
+    """The tests (without the soak tests) on the oldest release of every dependency and
+    extra that pyproject.toml allows, on the oldest Python it allows: proves the floors."""
+    project = PYPROJECT["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    constraints = Path(session.create_tmp()).resolve() / "oldest.txt"
+    constraints.write_text("\n".join(lower_bounds(requirements)) + "\n")
+    session.log("pinned: " + ", ".join(lower_bounds(requirements)))
+    deps = nox.project.dependency_groups(PYPROJECT, "tests")
+    session.install("-c", str(constraints), f"-e.{EXTRAS}", *deps)
+    session.run("pytest", "-m", "not soak", "-q", "tests", *session.posargs)

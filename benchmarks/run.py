@@ -6,7 +6,10 @@ few seconds after a warm-up; rounds are interleaved and medians reported, with
 ratios to the raw baselines. The raw baselines sign every request by hand,
 as code written without this library would.
 
-    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...]
+    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...] [--save FILE]
+
+``--save`` also writes every round's raw numbers as JSON (``benchmarks/results.json``
+is the committed run, which ``benchmarks/charts.py`` draws for docs/performance.md).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ BODY = json.dumps({"appkey": APP, "phone": PHONE, "userIp": IP}, separators=(","
 WARMUP = 0.5  # seconds
 
 Timing = tuple[int, int, float, float, int]  # (successes, attempts, CPU s, wall s, failures)
+TIMING_FIELDS = ["successes", "attempts", "cpu_seconds", "wall_seconds", "failures"]
 Contender = Callable[[str, int, float], Coroutine[object, object, Timing]]
 
 
@@ -242,16 +246,28 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="workload names to run")
     parser.add_argument("--rss-items", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--peak-rss", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--save", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
     if args.peak_rss:
         peak_rss(args.peak_rss)
         return
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})  # the server has the other core
+    saved: dict[str, object] = {
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "httpx": httpx.__version__,
+        "aiohttp": aiohttp.__version__,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "timing": TIMING_FIELDS,
+    }
+    workloads: list[dict[str, object]] = []
     print(
-        f"# {platform.python_implementation()} {platform.python_version()} "
-        f"on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs; httpx {httpx.__version__}, aiohttp {aiohttp.__version__}; "
+        f"# {saved['python']} on {saved['machine']}, {saved['cpus']} CPUs; "
+        f"httpx {saved['httpx']}, aiohttp {saved['aiohttp']}; "
         f"{args.rounds} rounds of {args.seconds:g} s, medians"
     )
     for name, server_args, concurrency, names in WORKLOADS:
@@ -269,6 +285,9 @@ def main() -> None:
             report_rate(name, float(server_args[1]), runs)
         else:
             report(name, concurrency, runs)
+        workloads.append(
+            {"name": name, "server": list(server_args), "concurrency": concurrency, "runs": runs}
+        )
     if args.rss_items and not args.only:
         done = subprocess.run(  # noqa: S603 (our own script)
             [sys.executable, __file__, "--peak-rss", str(args.rss_items)],
@@ -280,6 +299,10 @@ def main() -> None:
             f"\n## memory\n\n{args.rss_items:,} items through init_many (concurrency 100): "
             f"{done.stdout.strip()}"
         )
+        saved["memory"] = json.loads(done.stdout)
+    if args.save:
+        saved["workloads"] = workloads
+        args.save.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
 
 
 def report(name: str, concurrency: int, runs: dict[str, list[Timing]]) -> None:
