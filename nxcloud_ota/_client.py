@@ -74,20 +74,40 @@ class AsyncOtaClient:
     :meth:`aclose`. Every argument is validated here, and every call validates its
     own, so bad input fails before anything is sent.
 
-    By default requests go through :class:`AiohttpTransport` (aiohttp's connection
-    pool under httpx), which holds up under bulk concurrency where httpx's own pool
-    does not. ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
-    ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
-    an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`.
-    ``base_url`` must be ``https``, except for this machine (loopback,
-    ``localhost``) and reserved test names (``*.test``); ``allow_insecure_http``
-    lifts that, explicitly. TLS certificates are always verified by the default
-    transport.
+    Args:
+        access_key: The account's access key (``accessKey``).
+        access_secret: The account's secret; it signs requests, is never sent, and
+            never appears in a ``repr``, a log line or an error.
+        app_key: The OTA application's key (``appkey``).
+        base_url: The API host. It must be ``https``, except for this machine
+            (loopback, ``localhost``) and reserved test names (``*.test``).
+        algorithm: The signature's hash, ``"md5"`` or ``"sha256"``.
+        timeout: Seconds for each request, or an :class:`httpx.Timeout` for each
+            phase; ``None`` waits forever. Ignored with ``http_client`` (whose own
+            timeout applies).
+        retry: What is retried, how often and how long (:class:`RetryPolicy`);
+            ``None``: the defaults.
+        transport: Any :class:`httpx.AsyncBaseTransport`, for example
+            ``httpx.ASGITransport(app=FakeNxCloud())`` in tests. By default an
+            :class:`AiohttpTransport` (aiohttp's connection pool under httpx), which
+            holds up under bulk concurrency where httpx's own pool does not; TLS
+            certificates are always verified.
+        http_client: An :class:`httpx.AsyncClient` of yours to send through,
+            instead of ``transport``; :meth:`aclose` leaves it open.
+        rate_limiter: Paces every call of the client; by default an
+            :class:`AdaptiveRateLimiter` that learns the provider's limit from its
+            2206 answers. Share one between clients to share the limit.
+        clock: Wall time in seconds, for the ``ts`` header.
+        sleep: Waits between retries and for the rate limiter.
+        random: Numbers in [0, 1) for the jitter of waits.
+        monotonic: Time for deadlines and durations.
+        allow_insecure_http: Permit a plain ``http`` ``base_url`` on another
+            machine, which sends signed requests unencrypted.
+        hooks: Callbacks on attempts, retries, throttling and clock corrections
+            (:class:`Hooks`).
 
-    ``rate_limiter`` paces every call of the client; by default an
-    :class:`AdaptiveRateLimiter` that learns the provider's limit from 2206
-    answers. ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
-    ``sleep`` and ``random`` exist so tests can be deterministic.
+    ``clock``, ``sleep``, ``random`` and ``monotonic`` exist so that tests can be
+    deterministic.
     """
 
     access_key: str = attrs.field(converter=_access_key)
@@ -163,6 +183,15 @@ class AsyncOtaClient:
         ``NXCLOUD_APP_KEY`` and, optionally, ``NXCLOUD_BASE_URL``.
 
         A missing variable raises :class:`InvalidInputError` naming it.
+
+        Args:
+            environ: Where to read the variables; ``None``: ``os.environ``.
+            timeout: As for the constructor.
+            retry: As for the constructor.
+            transport: As for the constructor.
+            http_client: As for the constructor.
+            rate_limiter: As for the constructor.
+            hooks: As for the constructor; ``None``: no hooks.
         """
         env = os.environ if environ is None else environ
 
@@ -215,15 +244,20 @@ class AsyncOtaClient:
         """A client for one use, with its own ``timeout`` and ``retry`` policy.
 
         It shares this client's connection pool, rate limiter, clock correction,
-        retry budget and hooks, and costs a few microseconds to make, so a handler
+        retry budget and hooks, and costs microseconds to make, so a handler
         with a tight budget can make one per request::
 
             quick = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=1))
             result = await quick.verify(request_id)
 
-        An option left ``None`` keeps this client's (``httpx.Timeout(None)`` turns
-        timeouts off). Closing the new client closes nothing: the pool stays this
-        client's.
+        Closing the new client closes nothing: the pool stays this client's.
+
+        Args:
+            timeout: Seconds for each request, or an :class:`httpx.Timeout`;
+                ``None`` keeps this client's (``httpx.Timeout(None)`` turns
+                timeouts off).
+            retry: The :class:`RetryPolicy` of the new client's calls; ``None``
+                keeps this client's.
         """
         twin = copy.copy(self)
         twin.retry = self.retry if retry is None else retry
@@ -258,12 +292,25 @@ class AsyncOtaClient:
         ``request_id`` for :meth:`verify`. This call is billed and has no
         idempotency key: it is retried only when the provider certainly did not
         start a login (see :doc:`/errors`); otherwise a
-        :class:`RequestMaybeSentError` says a login may have started.
+        :class:`RequestMaybeSentError` says a login may have started (see
+        :doc:`/maybe-started`).
+
+        Args:
+            phone: The number the user typed, with its country code; ``+``,
+                spaces, dashes, dots and parentheses are removed.
+            user_ip: The public IPv4 or IPv6 address of the user's phone, as your
+                server sees it.
         """
         return await self._init_request(InitRequest(phone=phone, user_ip=user_ip), Attempts())
 
     async def verify(self, request_id: str) -> VerifyResult:
-        """Return the state of the login ``request_id`` (``PENDING`` until it ends)."""
+        """Return the state of the login ``request_id`` (``PENDING`` until it ends).
+
+        Safe to repeat: retried on any transport error.
+
+        Args:
+            request_id: The id that :meth:`init` returned.
+        """
         request_id = validate_token(request_id, "request_id")
         body = self._body({"appkey": self.app_key, "requestId": request_id})
         return await self._exchange.call(
@@ -285,8 +332,14 @@ class AsyncOtaClient:
         bounded by ``concurrency``. A failing item yields an outcome with its error
         and never stops the run. Outcomes come as they complete, or in input order
         with ``ordered=True``. Leaving the loop early cancels the calls in flight
-        (use ``contextlib.aclosing`` to do it at once). ``stats`` (a
-        :class:`BulkStats`) is kept current for progress reports.
+        (use ``contextlib.aclosing`` to do it at once).
+
+        Args:
+            items: ``(phone, user_ip)`` pairs or :class:`InitRequest` objects.
+            concurrency: The most calls in flight at once (the default transport's
+                pool grows to it).
+            ordered: Yield in input order instead of as calls complete.
+            stats: A :class:`BulkStats` to keep current, for progress reports.
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError("concurrency", "must be a whole number >= 1")

@@ -62,7 +62,18 @@ class ClockEvent:
 
 @attrs.frozen
 class Hooks:
-    """The callbacks; leave out the ones you do not need."""
+    """The callbacks; leave out the ones you do not need.
+
+    Each is called synchronously with one event; what it raises is logged and
+    never interrupts the call.
+
+    Args:
+        on_attempt: After every request, with an :class:`AttemptEvent`.
+        on_retry: Before every wait for a retry, with a :class:`RetryEvent`.
+        on_throttle: On every 2206 answer, with a :class:`ThrottleEvent`.
+        on_clock_adjust: When the correction of the local clock changes, with a
+            :class:`ClockEvent`.
+    """
 
     on_attempt: Callable[[AttemptEvent], None] | None = None
     on_retry: Callable[[RetryEvent], None] | None = None

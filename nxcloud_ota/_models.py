@@ -53,6 +53,11 @@ class InitRequest:
     Constructing it validates both fields and raises :class:`InvalidInputError`
     naming the field. The phone number is masked in the ``repr``.
 
+    Args:
+        phone: The number with its country code; ``+``, spaces, dashes, dots and
+            parentheses are removed.
+        user_ip: The public IPv4 or IPv6 address of the user's phone.
+
     >>> InitRequest(phone="+86 158 0000 1795", user_ip="203.0.113.7")
     InitRequest(phone='8615800****95', user_ip='203.0.113.7')
     """
@@ -136,6 +141,9 @@ class CallbackEvent:
         Works with any mapping: Starlette's ``request.query_params``, aiohttp's
         ``request.query``, or a plain dict. A missing field, an unknown status or a
         malformed time raises :class:`InvalidInputError` naming the parameter.
+
+        Args:
+            query: The callback's query parameters.
         """
         request_id = validate_token(query.get("requestId"), "requestId")
         phone = normalize_phone(query.get("phone"), "phone")
