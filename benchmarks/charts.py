@@ -2,7 +2,7 @@
 
     python benchmarks/charts.py [benchmarks/results.json] [--out docs/_static]
 
-Reads what ``benchmarks/run.py --save`` wrote and writes two SVG files:
+Reads what ``benchmarks/run.py --json`` wrote and writes two SVG files:
 
 - ``perf-throughput.svg``: requests/s by concurrency for the library (default
   client), raw httpx and raw aiohttp, on log scales;
@@ -18,6 +18,7 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 
@@ -31,32 +32,33 @@ LINES = {  # contender: (label, colour, marker)
     "raw aiohttp": ("raw aiohttp, hand-signed", "#2da44e", "s"),
     "raw httpx": ("raw httpx, hand-signed", "#cf222e", "^"),
 }
-RUN = dict[str, list[list[float]]]
+Workload = dict[str, Any]
 
 
-def median_rate(rounds: list[list[float]], fields: list[str]) -> float:
-    """Median successes per wall second over the rounds."""
-    ok, wall = fields.index("successes"), fields.index("wall_seconds")
-    return statistics.median(r[ok] / r[wall] for r in rounds)
+def median(workload: Workload, contender: str, measure: str) -> float:
+    """The median over the rounds of one contender's ``measure``."""
+    return float(statistics.median(workload["contenders"][contender][measure]))
 
 
-def throughput(results: dict[str, object], out: Path) -> None:
-    fields: list[str] = results["timing"]  # type: ignore[assignment]
-    workloads: list[dict[str, object]] = results["workloads"]  # type: ignore[assignment]
+def throughput(results: dict[str, Any], out: Path) -> None:
+    workloads: list[Workload] = list(results["workloads"].values())
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
-    for ax, server, title in zip(
-        axes, ([], ["--latency-ms", "20"]), ("instant answers", "20 ms per answer"), strict=True
-    ):
-        chosen = [w for w in workloads if w["server"] == server]
+    panels: list[tuple[list[str], str]] = [
+        ([], "instant answers"),
+        (["--latency-ms", "20"], "20 ms per answer"),
+    ]
+    for ax, (server, title) in zip(axes, panels, strict=True):
+        chosen = sorted(
+            (w for w in workloads if w["server"] == server), key=lambda w: w["concurrency"]
+        )
+        levels = [w["concurrency"] for w in chosen]
         for name, (label, colour, marker) in LINES.items():
-            points = [
-                (int(w["concurrency"]), median_rate(w["runs"][name], fields))  # type: ignore[call-overload,index]
-                for w in chosen
-            ]
-            ax.plot(*zip(*points, strict=True), label=label, color=colour, marker=marker)
+            rates = [median(w, name, "requests_per_s") for w in chosen]
+            ax.plot(levels, rates, label=label, color=colour, marker=marker)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks([c for c, _ in points], [f"{c:,}" for c, _ in points])
+        ax.set_xticks(levels, [f"{c:,}" for c in levels])
+        ax.minorticks_off()
         ax.set_title(title)
         ax.set_xlabel("concurrent requests")
         ax.grid(True, which="major", alpha=0.3)
@@ -67,21 +69,16 @@ def throughput(results: dict[str, object], out: Path) -> None:
     save(fig, out / "perf-throughput.svg")
 
 
-def goodput(results: dict[str, object], out: Path) -> None:
-    fields: list[str] = results["timing"]  # type: ignore[assignment]
-    workloads: list[dict[str, object]] = results["workloads"]  # type: ignore[assignment]
-    (limited,) = [w for w in workloads if "--rate" in w["server"]]  # type: ignore[operator]
-    server: list[str] = limited["server"]  # type: ignore[assignment]
+def goodput(results: dict[str, Any], out: Path) -> None:
+    (limited,) = [w for w in results["workloads"].values() if "--rate" in w["server"]]
+    server: list[str] = limited["server"]
     limit = float(server[server.index("--rate") + 1])
-    runs: RUN = limited["runs"]  # type: ignore[assignment]
-    names = [n for n in ("raw aiohttp", "lib default") if n in runs]
-    ok, sent = fields.index("successes"), fields.index("attempts")
+    names = [n for n in ("raw aiohttp", "lib default") if n in limited["contenders"]]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for i, name in enumerate(names):
-        colour = LINES[name][1]
-        rate = median_rate(runs[name], fields)
-        tries = statistics.median(r[sent] / max(r[ok], 1) for r in runs[name])
-        ax.barh(i, rate, color=colour, height=0.55)
+        rate = median(limited, name, "requests_per_s")
+        tries = median(limited, name, "attempts_per_success")
+        ax.barh(i, rate, color=LINES[name][1], height=0.55)
         ax.text(
             rate + limit * 0.03,
             i,
@@ -109,11 +106,8 @@ def goodput(results: dict[str, object], out: Path) -> None:
     save(fig, out / "perf-goodput.svg")
 
 
-def caption(results: dict[str, object]) -> str:
-    return (
-        f"{results['python']}, {results['cpus']} CPUs; httpx {results['httpx']}, aiohttp "
-        f"{results['aiohttp']}; medians of {results['rounds']} rounds; {results['date']}"
-    )
+def caption(results: dict[str, Any]) -> str:
+    return f"{results['setup']}; {results['date']}"
 
 
 def save(fig: Figure, path: Path) -> None:

@@ -6,10 +6,10 @@ few seconds after a warm-up; rounds are interleaved and medians reported, with
 ratios to the raw baselines. The raw baselines sign every request by hand,
 as code written without this library would.
 
-    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...] [--save FILE]
+    python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...] [--json FILE]
 
-``--save`` also writes every round's raw numbers as JSON (``benchmarks/results.json``
-is the committed run, which ``benchmarks/charts.py`` draws for docs/performance.md).
+``--json`` also saves every round's numbers (``benchmarks/results.json`` is the
+committed run, which ``benchmarks/charts.py`` draws for docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ BODY = json.dumps({"appkey": APP, "phone": PHONE, "userIp": IP}, separators=(","
 WARMUP = 0.5  # seconds
 
 Timing = tuple[int, int, float, float, int]  # (successes, attempts, CPU s, wall s, failures)
-TIMING_FIELDS = ["successes", "attempts", "cpu_seconds", "wall_seconds", "failures"]
 Contender = Callable[[str, int, float], Coroutine[object, object, Timing]]
 
 
@@ -246,30 +245,27 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="workload names to run")
     parser.add_argument("--rss-items", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--peak-rss", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--save", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument("--json", type=Path, default=None, help="save every round here")
     args = parser.parse_args()
     if args.peak_rss:
         peak_rss(args.peak_rss)
         return
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})  # the server has the other core
+    setup = (
+        f"{platform.python_implementation()} {platform.python_version()} "
+        f"on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; httpx {httpx.__version__}, aiohttp {aiohttp.__version__}; "
+        f"{args.rounds} rounds of {args.seconds:g} s, medians"
+    )
+    print(f"# {setup}")
     saved: dict[str, object] = {
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "httpx": httpx.__version__,
-        "aiohttp": aiohttp.__version__,
+        "setup": setup,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "rounds": args.rounds,
         "seconds": args.seconds,
-        "timing": TIMING_FIELDS,
     }
-    workloads: list[dict[str, object]] = []
-    print(
-        f"# {saved['python']} on {saved['machine']}, {saved['cpus']} CPUs; "
-        f"httpx {saved['httpx']}, aiohttp {saved['aiohttp']}; "
-        f"{args.rounds} rounds of {args.seconds:g} s, medians"
-    )
+    workloads: dict[str, object] = {}
     for name, server_args, concurrency, names in WORKLOADS:
         if args.only and name not in args.only:
             continue
@@ -281,13 +277,14 @@ def main() -> None:
                     runs[contender].append(
                         asyncio.run(CONTENDERS[contender](base, concurrency, args.seconds))
                     )
+        workloads[name] = workload_data(server_args, concurrency, runs)
         if "--rate" in server_args:
             report_rate(name, float(server_args[1]), runs)
         else:
             report(name, concurrency, runs)
-        workloads.append(
-            {"name": name, "server": list(server_args), "concurrency": concurrency, "runs": runs}
-        )
+    saved["workloads"] = workloads
+    if args.json is not None:
+        args.json.write_text(json.dumps(saved, indent=1) + "\n")
     if args.rss_items and not args.only:
         done = subprocess.run(  # noqa: S603 (our own script)
             [sys.executable, __file__, "--peak-rss", str(args.rss_items)],
@@ -299,10 +296,25 @@ def main() -> None:
             f"\n## memory\n\n{args.rss_items:,} items through init_many (concurrency 100): "
             f"{done.stdout.strip()}"
         )
-        saved["memory"] = json.loads(done.stdout)
-    if args.save:
-        saved["workloads"] = workloads
-        args.save.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+
+
+def workload_data(
+    server_args: tuple[str, ...], concurrency: int, runs: dict[str, list[Timing]]
+) -> dict[str, object]:
+    """One workload's rounds, per contender, for ``--json``."""
+    return {
+        "server": list(server_args),
+        "concurrency": concurrency,
+        "contenders": {
+            c: {
+                "requests_per_s": [round(t[0] / t[3], 1) for t in r],
+                "cpu_us_per_request": [round(t[2] / max(t[0], 1) * 1e6, 1) for t in r],
+                "attempts_per_success": [round(t[1] / max(t[0], 1), 3) for t in r],
+                "failed": [t[4] for t in r],
+            }
+            for c, r in runs.items()
+        },
+    }
 
 
 def report(name: str, concurrency: int, runs: dict[str, list[Timing]]) -> None:
