@@ -250,7 +250,8 @@ class AsyncOtaClient:
             quick = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=1))
             result = await quick.verify(request_id)
 
-        Closing the new client closes nothing: the pool stays this client's.
+        Closing the new client closes nothing: the pool stays this client's, and
+        the new one works as long as this one is open.
 
         Args:
             timeout: Seconds for each request, or an :class:`httpx.Timeout`;
