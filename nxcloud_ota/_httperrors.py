@@ -67,10 +67,10 @@ def _before_sending(exc: httpx.RequestError) -> bool:
     error, kept as the cause, tells them apart.
     """
     cause = exc.__cause__
-    if cause is None or not type(cause).__module__.startswith("aiohttp"):
+    if cause is None or type(cause).__module__.split(".")[0] != "aiohttp":
         return True
     import aiohttp  # noqa: PLC0415 - loaded already, since the cause is one of its errors
 
-    if isinstance(cause, aiohttp.ClientConnectionError):
-        return isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
-    return True
+    return not isinstance(cause, aiohttp.ClientConnectionError) or isinstance(
+        cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+import types
 
 import pytest
 
@@ -41,6 +43,23 @@ def test_a_missing_extra_module_gives_one_line_and_exit_2(
     assert captured.err.count("\n") == 1
     assert "pip install 'nxcloud-ota[cli]'" in captured.err
     assert f"({module} missing)" in captured.err
+
+
+def test_a_module_that_cannot_be_looked_up_counts_as_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A half-imported click (no module spec) is reported as missing, not as a traceback."""
+    monkeypatch.setitem(sys.modules, "click", types.ModuleType("click"))  # __spec__ is None
+    with pytest.raises(SystemExit) as exit_info:
+        _launch.main()
+    assert exit_info.value.code == 2
+    assert "(click missing)" in capsys.readouterr().err
+
+
+def test_importing_the_main_module_runs_nothing() -> None:
+    """``import nxcloud_ota.__main__`` (as tools do to inspect it) does not start the command."""
+    module = importlib.import_module("nxcloud_ota.__main__")
+    assert module.main is _launch.main
 
 
 def test_python_m_without_click_in_a_fresh_interpreter() -> None:
