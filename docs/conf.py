@@ -111,5 +111,14 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
     return f"({', '.join(parts)})", return_annotation
 
 
+def _drop_object_base(
+    app: Sphinx, name: str, obj: object, options: object, bases: list[type]
+) -> None:
+    # "Bases: object" says nothing; real bases (the exceptions' tree) stay.
+    if bases == [object]:
+        bases.clear()
+
+
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-signature", _attrs_signature)
+    app.connect("autodoc-process-bases", _drop_object_base)

@@ -29,8 +29,8 @@ class InitOutcome:
     """What became of one input of :meth:`AsyncOtaClient.init_many`.
 
     Exactly one of ``result`` and ``error`` is set. ``index`` is the item's
-    position in the input, ``attempts`` the requests sent for it (0 when it failed
-    validation) and ``elapsed`` the seconds it took.
+    position in the input, ``item`` the item as given, ``attempts`` the requests
+    sent for it (0 when it failed validation) and ``elapsed`` the seconds it took.
     """
 
     index: int

@@ -37,7 +37,8 @@ class AttemptEvent:
 
 @attrs.frozen
 class RetryEvent:
-    """A retry about to wait: after ``attempt`` failed with ``reason``, wait ``wait`` s."""
+    """A retry about to wait: after ``attempt`` of ``action`` ("init"/"verify") failed
+    with ``reason``, wait ``wait`` s."""
 
     action: str
     attempt: int
@@ -47,7 +48,8 @@ class RetryEvent:
 
 @attrs.frozen
 class ThrottleEvent:
-    """The provider answered 2206; ``rate`` is the limiter's rate now (``None``: unknown)."""
+    """The provider answered 2206 to ``action`` ("init"/"verify"); ``rate`` is the
+    limiter's rate now (``None``: unknown)."""
 
     action: str
     rate: float | None

@@ -75,7 +75,12 @@ def _require_str(data: Mapping[str, object], key: str) -> str:
 
 @attrs.frozen
 class InitResult:
-    """A started login: hand ``url`` to the phone, keep ``request_id`` for ``verify``."""
+    """A started login: hand ``url`` to the phone, keep ``request_id`` for ``verify``.
+
+    Args:
+        request_id: The login's id, for :meth:`AsyncOtaClient.verify`.
+        url: The page the phone opens, over mobile data, to complete the login.
+    """
 
     request_id: str
     url: str
@@ -96,7 +101,12 @@ def _status(value: object, where: str) -> VerifyStatus:
 
 @attrs.frozen
 class VerifyResult:
-    """The state of a login: ``status`` is final unless it is ``PENDING``."""
+    """The state of a login: ``status`` is final unless it is ``PENDING``.
+
+    Args:
+        request_id: The login's id.
+        status: Where the login stands.
+    """
 
     request_id: str
     status: VerifyStatus
@@ -119,7 +129,13 @@ class CallbackEvent:
 
     The callback carries no signature: treat it as a hint and confirm a
     ``SUCCESS`` with :meth:`AsyncOtaClient.verify` before trusting it.
-    ``dr_time`` is the provider's report time as given (no time zone is documented).
+
+    Args:
+        request_id: The login's id (``requestId``).
+        phone: The number, digits only; masked in the ``repr``.
+        status: The login's final state.
+        dr_time: The provider's report time as given (``drTime``; no time zone
+            is documented).
 
     >>> event = CallbackEvent.from_query({
     ...     "requestId": "989d535f", "phone": "8615800001795",
