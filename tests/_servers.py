@@ -72,7 +72,8 @@ class Server:
 @contextlib.asynccontextmanager
 async def serve(behaviour: Behaviour) -> AsyncIterator[Server]:
     server = Server(behaviour)
-    listener = await asyncio.start_server(server._handle, "127.0.0.1", 0)
+    # A listen queue for the tests that open a thousand connections at once.
+    listener = await asyncio.start_server(server._handle, "127.0.0.1", 0, backlog=1024)
     port = listener.sockets[0].getsockname()[1]
     server.url = f"http://127.0.0.1:{port}"
     async with listener:
