@@ -1,13 +1,28 @@
-"""Development sessions: ``nox -s tests lint typing docs`` is what CI runs."""
+"""Development sessions: ``nox -s tests lint typing docs dist oldest`` is what CI runs."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
-nox.options.sessions = ["tests", "lint", "typing", "docs", "arq", "redis_limiter"]
+nox.options.sessions = [
+    "tests",
+    "lint",
+    "typing",
+    "docs",
+    "arq",
+    "redis_limiter",
+    "dist",
+    "oldest",
+]
 # Locally, only the interpreters present run and the others skip; .ci/run passes
 # --error-on-missing-interpreters, so CI fails instead.
 nox.options.error_on_missing_interpreters = False
@@ -23,6 +38,18 @@ PYTHONS = [
 # The soak tests run on one version: they prove the library's accounting, which
 # does not change between versions, and take minutes on each.
 SOAK_PYTHON = PYTHONS[-1]
+EXTRAS = "[cli,redis]"
+
+
+def oldest_python() -> str:
+    """The oldest of PYTHONS that runs here (version shims may name more than run)."""
+    for version in PYTHONS:
+        try:
+            subprocess.run([f"python{version}", "--version"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        return version
+    return PYTHONS[-1]
 
 
 def install(session: nox.Session, *groups: str, extras: str = "") -> None:
@@ -84,9 +111,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package and on a module that uses the public API as users do."""
+    """mypy --strict on the package and on a module that uses the public API as users do;
+    pyright (strict) on that module; every public name fully typed for pyright; and wrong
+    constructor types rejected at the call."""
     install(session, "typing")
     session.run("mypy", "--strict", "nxcloud_ota", "tests/typing_check.py")
+    session.run("pyright", "tests/typing_check.py")
+    session.run("pyright", "--verifytypes", "nxcloud_ota", "--ignoreexternal")
+    session.run("pytest", "tests/test_typing.py")
 
 
 @nox.session(python="3.11")
@@ -111,3 +143,80 @@ def bench(session: nox.Session) -> None:
     """Benchmark the library against raw httpx and raw aiohttp (see docs/performance.md)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def dist(session: nox.Session) -> None:
+    """Build the sdist and the wheel and check them; install the wheel into a fresh
+    environment and run the unpacked sdist's tests against it (without the soak tests,
+    which the tests session runs, and without coverage)."""
+    session.install("build", "twine", "check-wheel-contents")
+    # Outside the source tree, so that nothing of it (its pyproject.toml, its package)
+    # is found by walking up from the unpacked sdist or from the tests' temporary files.
+    with tempfile.TemporaryDirectory(prefix="nxcloud-ota-dist-") as tmp:
+        out, tree, env = Path(tmp, "dist"), Path(tmp, "sdist"), Path(tmp, "env")
+        session.run("python", "-m", "build", "--outdir", str(out))
+        (sdist,) = out.glob("*.tar.gz")
+        (wheel,) = out.glob("*.whl")
+        session.run("twine", "check", "--strict", str(sdist), str(wheel))
+        session.run("check-wheel-contents", str(wheel))
+        with tarfile.open(sdist) as archive:
+            archive.extractall(tree, filter="data")
+        (root,) = tree.iterdir()
+        # Only the installed wheel may answer "import nxcloud_ota", not the sdist's copy.
+        shutil.rmtree(root / "nxcloud_ota")
+        session.run("python", "-m", "venv", str(env))
+        python = str(env / "bin" / "python")
+        deps = nox.project.dependency_groups(PYPROJECT, "tests")
+        session.run(python, "-m", "pip", "install", "-q", f"{wheel}{EXTRAS}", *deps, external=True)
+        with session.chdir(root):
+            session.run(
+                python,
+                "-c",
+                "import nxcloud_ota, sys; assert nxcloud_ota.__file__.startswith(sys.prefix)",
+                external=True,
+            )
+            session.run(
+                python,
+                "-m",
+                "pytest",
+                "-m",
+                "not soak",
+                "-q",
+                "tests",
+                *session.posargs,
+                env={"TMPDIR": tmp},
+                external=True,
+            )
+
+
+def lower_bounds(requirements: list[str]) -> list[str]:
+    """``name==version`` for every requirement's lower bound (``>=``, ``==``, ``~=``)."""
+    pins: dict[str, str] = {}
+    for text in requirements:
+        requirement = Requirement(text)
+        for spec in requirement.specifier:
+            if spec.operator in {">=", "==", "~="}:
+                pins[requirement.name.lower()] = spec.version
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+@nox.session(python=oldest_python())
+def oldest(session: nox.Session) -> None:
+    """The tests (without the soak tests) on the oldest release of every dependency and
+    extra that pyproject.toml allows, on the oldest supported Python installed here:
+    proves the floors."""
+    project = PYPROJECT["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    pins = lower_bounds(requirements)
+    session.log("pinned: " + ", ".join(pins))
+    deps = nox.project.dependency_groups(PYPROJECT, "tests")
+    # Not session.create_tmp(): a TMPDIR inside the source tree would let the tests'
+    # own pytest runs find this project's pytest settings by walking up.
+    with tempfile.TemporaryDirectory(prefix="nxcloud-ota-oldest-") as tmp:
+        constraints = Path(tmp, "oldest.txt")
+        constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        session.install("-c", str(constraints), f"-e.{EXTRAS}", *deps)
+    session.run("pytest", "-m", "not soak", "-q", "tests", *session.posargs)

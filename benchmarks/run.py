@@ -10,6 +10,9 @@ cancels most of the drift of a shared machine. ``--json`` also saves every
 round's numbers, for charts.
 
     python benchmarks/run.py [--rounds 3] [--seconds 3] [--only NAME ...] [--json FILE]
+
+``benchmarks/results.json`` is the committed run that ``benchmarks/charts.py`` draws
+for docs/performance.md.
 """
 
 from __future__ import annotations

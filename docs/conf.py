@@ -1,6 +1,14 @@
-"""Sphinx configuration: MyST Markdown pages, Furo theme, autodoc, doctests."""
+"""Sphinx configuration: MyST Markdown pages, Furo theme, autodoc, doctests, links to
+the Python, httpx, aiohttp and attrs docs from inventories kept in ``_inventories``."""
 
 from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import attrs
+from sphinx.application import Sphinx
 
 import nxcloud_ota
 
@@ -16,17 +24,33 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx.ext.intersphinx",
+    "sphinx_copybutton",
 ]
 source_suffix = {".md": "markdown"}
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_inventories"]
 
 html_theme = "furo"
 html_title = f"nxcloud-ota {release}"
+# Copy commands without their prompts, and doctest examples without the output.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+
+# The inventories are local copies (``_inventories/make.py`` says where each comes
+# from): the build needs no network and links the same everywhere.
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", "_inventories/python.inv"),
+    "httpx": ("https://www.python-httpx.org", "_inventories/httpx.inv"),
+    "aiohttp": ("https://docs.aiohttp.org/en/stable", "_inventories/aiohttp.inv"),
+    "attrs": ("https://www.attrs.org/en/stable", "_inventories/attrs.inv"),
+}
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+# Defaults as written in the source (``clock=time.time``), not their repr.
+autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
 # The public names live in private modules; document them where users import them.
 add_module_names = False
@@ -35,3 +59,66 @@ doctest_global_setup = "import nxcloud_ota"
 # Docstring examples run under pytest --doctest-modules, in their own module's
 # namespace; here only the pages' explicit doctest blocks run.
 doctest_test_doctest_blocks = ""
+
+
+# attrs writes its classes' __init__ with defaults such as ``attr_dict['x'].default``,
+# which autodoc_preserve_defaults would print as they are. Their signatures are
+# rebuilt from the fields instead, with defaults as a reader would write them.
+_NAMED_DEFAULTS = {
+    id(time.time): "time.time",
+    id(time.monotonic): "time.monotonic",
+    id(asyncio.sleep): "asyncio.sleep",
+    id(random.random): "random.random",
+    id(nxcloud_ota.DEFAULT_TIMEOUT): "DEFAULT_TIMEOUT",
+}
+
+
+def _default_text(field: attrs.Attribute) -> str:  # type: ignore[type-arg]
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        factory = default.factory  # type: ignore[attr-defined]
+        return f"{factory.__name__}()" if isinstance(factory, type) else "..."
+    if id(default) in _NAMED_DEFAULTS:
+        return _NAMED_DEFAULTS[id(default)]
+    if default == nxcloud_ota.DEFAULT_BASE_URL:
+        return "DEFAULT_BASE_URL"
+    return repr(default)
+
+
+def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    if what not in {"class", "exception"} or not attrs.has(obj):  # type: ignore[arg-type]
+        return None
+    parts: list[str] = []
+    star = False
+    for field in attrs.fields(obj):  # type: ignore[arg-type]
+        if not field.init:
+            continue
+        if field.kw_only and not star:
+            parts.append("*")
+            star = True
+        text = field.alias or field.name
+        if field.default is not attrs.NOTHING:
+            text += f"={_default_text(field)}"
+        parts.append(text)
+    return f"({', '.join(parts)})", return_annotation
+
+
+def _drop_object_base(
+    app: Sphinx, name: str, obj: object, options: object, bases: list[type]
+) -> None:
+    # "Bases: object" says nothing; real bases (the exceptions' tree) stay.
+    if bases == [object]:
+        bases.clear()
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("autodoc-process-signature", _attrs_signature)
+    app.connect("autodoc-process-bases", _drop_object_base)

@@ -9,8 +9,8 @@ AsyncOtaClient(access_key='ak', app_key='app', base_url='https://api2.nxcloud.co
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from ._aiohttp_transport import AiohttpTransport
 from ._bulk import BulkItem, BulkStats, InitOutcome
 from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncOtaClient
 from ._errors import (
@@ -47,6 +47,9 @@ from ._signing import Algorithm, compute_sign
 from ._sync import OtaClient
 from ._validation import mask_phone
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._aiohttp_transport import AiohttpTransport
 
 # A library configures no logging output of its own; the application decides.
 logging.getLogger("nxcloud_ota").addHandler(logging.NullHandler())
@@ -103,3 +106,18 @@ __all__ = [
     "compute_sign",
     "mask_phone",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would accept any name through it
+
+    def __getattr__(name: str) -> object:
+        # aiohttp costs more to import than the rest of the package together: it is
+        # loaded when the default transport is first made, or when asked for by name.
+        if name == "AiohttpTransport":
+            from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+
+            return AiohttpTransport
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | {"AiohttpTransport"})

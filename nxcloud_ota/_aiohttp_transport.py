@@ -85,7 +85,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
-        self.max_connections = max_connections
+        self.max_connections: int = max_connections
         self.max_body_bytes = max_body_bytes
         self.keepalive_expiry = keepalive_expiry
         self._slots = Slots(max_connections)

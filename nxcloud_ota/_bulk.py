@@ -40,9 +40,9 @@ class InitOutcome:
     Exactly one of ``result`` and ``error`` is set. ``error`` is an
     :class:`NxCloudError`, or whatever exception code outside the package raised
     for this item (a transport, a rate limiter): the run goes on either way.
-    ``index`` is the item's position in the input, ``attempts`` the requests sent
-    for it (0 when it failed validation) and ``elapsed`` the seconds it took. The
-    ``repr`` masks the phone number.
+    ``index`` is the item's position in the input, ``item`` the item as given,
+    ``attempts`` the requests sent for it (0 when it failed validation) and
+    ``elapsed`` the seconds it took. The ``repr`` masks the phone number.
     """
 
     index: int

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import random as _random
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -13,7 +15,6 @@ from types import TracebackType
 import attrs
 import httpx
 
-from ._aiohttp_transport import AiohttpTransport
 from ._auth import Secret
 from ._bulk import BulkItem, BulkStats, InitOutcome, run_init_many
 from ._errors import InvalidInputError
@@ -38,25 +39,25 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
 inside the provider's 60 s timestamp window."""
 
 
-def _access_key(value: object) -> str:
+def _access_key(value: str) -> str:
     return validate_token(value, "access_key", ascii_only=True)
 
 
-def _app_key(value: object) -> str:
+def _app_key(value: str) -> str:
     return validate_token(value, "app_key")
 
 
-def _secret(value: object) -> Secret:
+def _secret(value: str) -> Secret:
     return Secret(validate_token(value, "access_secret"))
 
 
-def _base_url(value: object) -> str:
+def _base_url(value: str) -> str:
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         raise InvalidInputError("base_url", "must be an http(s) URL")
     return value.rstrip("/")
 
 
-def _algorithm(value: object) -> Algorithm:
+def _algorithm(value: Algorithm) -> Algorithm:
     for name in ALGORITHMS:
         if value == name:
             return name
@@ -97,21 +98,41 @@ class AsyncOtaClient:
     :meth:`aclose`. Every argument is validated here, and every call validates its
     own, so bad input fails before anything is sent.
 
-    By default requests go through :class:`AiohttpTransport` (aiohttp's connection
-    pool under httpx), which holds up under bulk concurrency where httpx's own pool
-    does not. ``transport`` plugs in any ``httpx.AsyncBaseTransport`` (for example
-    ``httpx.ASGITransport(app=FakeNxCloud())`` in tests). ``http_client`` shares
-    an ``httpx.AsyncClient`` you own: it is not closed by :meth:`aclose`, and its
-    own timeout applies (``timeout`` beside it is refused rather than ignored).
-    ``base_url`` must be ``https``, except for this machine (loopback,
-    ``localhost``) and reserved test names (``*.test``); ``allow_insecure_http``
-    lifts that, explicitly. TLS certificates are always verified by the default
-    transport.
+    Args:
+        access_key: The account's access key (``accessKey``).
+        access_secret: The account's secret; it signs requests, is never sent, and
+            never appears in a ``repr``, a log line or an error.
+        app_key: The OTA application's key (``appkey``).
+        base_url: The API host. It must be ``https``, except for this machine
+            (loopback, ``localhost``) and reserved test names (``*.test``).
+        algorithm: The signature's hash, ``"md5"`` or ``"sha256"``.
+        timeout: Seconds for each request, or an :class:`httpx.Timeout` for each
+            phase; ``None`` waits forever. Refused beside ``http_client``, whose
+            own timeout applies (rather than silently ignored).
+        retry: What is retried, how often and how long (:class:`RetryPolicy`);
+            ``None``: the defaults.
+        transport: Any :class:`httpx.AsyncBaseTransport`, for example
+            ``httpx.ASGITransport(app=FakeNxCloud())`` in tests. By default an
+            :class:`AiohttpTransport` (aiohttp's connection pool under httpx), which
+            holds up under bulk concurrency where httpx's own pool does not; TLS
+            certificates are always verified.
+        http_client: An :class:`httpx.AsyncClient` of yours to send through,
+            instead of ``transport``; :meth:`aclose` leaves it open. It is used as
+            given (its headers, cookies, hooks), but never follows a redirect.
+        rate_limiter: Paces every call of the client; by default an
+            :class:`AdaptiveRateLimiter` that learns the provider's limit from its
+            2206 answers. Share one between clients to share the limit.
+        clock: Wall time in seconds, for the ``ts`` header.
+        sleep: Waits between retries and for the rate limiter.
+        random: Numbers in [0, 1) for the jitter of waits.
+        monotonic: Time for deadlines and durations.
+        allow_insecure_http: Permit a plain ``http`` ``base_url`` on another
+            machine, which sends signed requests unencrypted.
+        hooks: Callbacks on attempts, retries, throttling and clock corrections
+            (:class:`Hooks`).
 
-    ``rate_limiter`` paces every call of the client; by default an
-    :class:`AdaptiveRateLimiter` that learns the provider's limit from 2206
-    answers. ``clock`` (wall time, for ``ts``), ``monotonic`` (for deadlines and durations),
-    ``sleep`` and ``random`` exist so tests can be deterministic.
+    ``clock``, ``sleep``, ``random`` and ``monotonic`` exist so that tests can be
+    deterministic.
     """
 
     access_key: str = attrs.field(converter=_access_key)
@@ -153,6 +174,9 @@ class AsyncOtaClient:
             self._http, self._owns_http = self._http_client, False
         else:
             if self._transport is None:
+                # Imported here: aiohttp's import is costly, and not every process sends.
+                from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+
                 self._transport = AiohttpTransport()
             self._http = CookielessAsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
@@ -189,6 +213,15 @@ class AsyncOtaClient:
         ``NXCLOUD_APP_KEY`` and, optionally, ``NXCLOUD_BASE_URL``.
 
         A missing variable raises :class:`InvalidInputError` naming it.
+
+        Args:
+            environ: Where to read the variables; ``None``: ``os.environ``.
+            timeout: As for the constructor.
+            retry: As for the constructor.
+            transport: As for the constructor.
+            http_client: As for the constructor.
+            rate_limiter: As for the constructor.
+            hooks: As for the constructor; ``None``: no hooks.
         """
         access_key, access_secret, app_key, base_url = credentials_from_env(environ)
         return cls(
@@ -225,6 +258,41 @@ class AsyncOtaClient:
         """
         return self._exchange.clock_sync.offset_ms
 
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncOtaClient:
+        """A client for one use, with its own ``timeout`` and ``retry`` policy.
+
+        It shares this client's connection pool, rate limiter, clock correction,
+        retry budget and hooks, and costs microseconds to make, so a handler
+        with a tight budget can make one per request::
+
+            quick = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=1))
+            result = await quick.verify(request_id)
+
+        Closing the new client closes nothing: the pool stays this client's, and
+        the new one works as long as this one is open.
+
+        Args:
+            timeout: Seconds for each request, or an :class:`httpx.Timeout`;
+                ``None`` keeps this client's (``httpx.Timeout(None)`` turns
+                timeouts off).
+            retry: The :class:`RetryPolicy` of the new client's calls; ``None``
+                keeps this client's.
+        """
+        twin = copy.copy(self)
+        twin.retry = self.retry if retry is None else retry
+        twin.timeout = self.timeout if timeout is None else timeout
+        twin._owns_http = False
+        twin._exchange = self._exchange.derive(
+            policy=twin.retry,
+            timeout=None if timeout is None else httpx.Timeout(timeout),
+        )
+        return twin
+
     async def __aenter__(self) -> AsyncOtaClient:
         return self
 
@@ -252,9 +320,17 @@ class AsyncOtaClient:
         if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
             raise InvalidInputError("connections", "must be a whole number >= 1")
         self._exchange.check_loop()
-        if isinstance(self._transport, AiohttpTransport):
-            self._transport.grow_to(connections)
+        self._grow_pool(connections)
         return await open_connections(self._http, self.base_url + "/", connections)
+
+    def _grow_pool(self, connections: int) -> None:
+        """Let the default transport's pool hold ``connections`` at once."""
+        # Not loaded: the transport cannot be an AiohttpTransport (nor need aiohttp).
+        if "nxcloud_ota._aiohttp_transport" in sys.modules:
+            from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
+
+            if isinstance(self._transport, AiohttpTransport):
+                self._transport.grow_to(connections)
 
     async def init(self, phone: str, user_ip: str) -> InitResult:
         """Start a login for ``phone`` from the end user's ``user_ip``.
@@ -263,12 +339,25 @@ class AsyncOtaClient:
         ``request_id`` for :meth:`verify`. This call is billed and has no
         idempotency key: it is retried only when the provider certainly did not
         start a login (see :doc:`/errors`); otherwise a
-        :class:`RequestMaybeSentError` says a login may have started.
+        :class:`RequestMaybeSentError` says a login may have started (see
+        :doc:`/maybe-started`).
+
+        Args:
+            phone: The number the user typed, with its country code; ``+``,
+                spaces, dashes, dots and parentheses are removed.
+            user_ip: The public IPv4 or IPv6 address of the user's phone, as your
+                server sees it.
         """
         return await self._init_request(InitRequest(phone=phone, user_ip=user_ip), Attempts())
 
     async def verify(self, request_id: str) -> VerifyResult:
-        """Return the state of the login ``request_id`` (``PENDING`` until it ends)."""
+        """Return the state of the login ``request_id`` (``PENDING`` until it ends).
+
+        Safe to repeat: retried on any transport error.
+
+        Args:
+            request_id: The id that :meth:`init` returned.
+        """
         request_id = validate_token(request_id, "request_id")
         body = self._body({"appkey": self.app_key, "requestId": request_id})
         return await self._exchange.call(
@@ -315,15 +404,20 @@ class AsyncOtaClient:
         bounded by ``concurrency``. A failing item yields an outcome with its error
         and never stops the run. Outcomes come as they complete, or in input order
         with ``ordered=True``. Leaving the loop early cancels the calls in flight
-        (use ``contextlib.aclosing`` to do it at once). ``stats`` (a
-        :class:`BulkStats`) is kept current for progress reports.
+        (use ``contextlib.aclosing`` to do it at once).
+
+        Args:
+            items: ``(phone, user_ip)`` pairs or :class:`InitRequest` objects.
+            concurrency: The most calls in flight at once (the default transport's
+                pool grows to it).
+            ordered: Yield in input order instead of as calls complete.
+            stats: A :class:`BulkStats` to keep current, for progress reports.
         """
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError("concurrency", "must be a whole number >= 1")
-        if isinstance(self._transport, AiohttpTransport):
-            # Calls beyond the pool's size would queue for a connection, and
-            # could time out waiting, instead of running concurrently.
-            self._transport.grow_to(concurrency)
+        # Calls beyond the pool's size would queue for a connection, and could
+        # time out waiting, instead of running concurrently.
+        self._grow_pool(concurrency)
         return run_init_many(
             self._init_request,
             items,

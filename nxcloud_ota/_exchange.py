@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import NoReturn, TypeVar
 
@@ -30,8 +32,9 @@ from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
 from ._signing import Algorithm
 from ._validation import mask_phone
+from ._version import __version__
 
-__all__ = ["Exchange"]
+__all__ = ["USER_AGENT", "Exchange"]
 
 T = TypeVar("T")
 
@@ -39,12 +42,18 @@ _log = logging.getLogger("nxcloud_ota")
 
 MAX_RESPONSE_BYTES = 1 << 20
 """Answers are a few hundred bytes; anything over 1 MiB is refused unread."""
+USER_AGENT = (
+    f"nxcloud-ota/{__version__} httpx/{httpx.__version__} "
+    f"python/{'.'.join(map(str, sys.version_info[:3]))}"
+)
+"""Sent with every request, whatever ``httpx.AsyncClient`` sends them."""
 _HEADERS = {
     action: {
         "Content-Type": "application/json",
         "bizType": "6",
         "action": action,
         "Accept-Encoding": ACCEPT_ENCODING,
+        "User-Agent": USER_AGENT,
     }
     for action in ("init", "verify")
 }
@@ -76,6 +85,8 @@ class Exchange:
     owned_http: bool = False
     """True when ``http`` is the client's own and nobody reconfigures it: its
     ``build_request`` then merges each action's request once, not once a call."""
+    timeout: httpx.Timeout | None = None
+    """Timeouts of this exchange's requests; ``None``: the ``http`` client's own."""
     budget: RetryBudget = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
     urls: dict[str, httpx.URL] = attrs.field(init=False)
@@ -105,6 +116,14 @@ class Exchange:
             )
             for action, headers in _HEADERS.items()
         }
+
+    def derive(self, *, policy: RetryPolicy, timeout: httpx.Timeout | None) -> Exchange:
+        """A twin with another policy and timeout that shares everything else: the
+        ``http`` client (its pool), the limiter, the clock correction, the retry
+        budget, the hooks and the signing hook. A shallow copy: cheap per request."""
+        twin = copy.copy(self)
+        twin.policy, twin.timeout = policy, timeout
+        return twin
 
     def now_ms(self) -> int:
         """The provider's time as we best know it, in milliseconds (for ``ts``)."""
@@ -138,9 +157,13 @@ class Exchange:
         """POST ``body`` (already encoded: these bytes are signed and sent) and
         return ``parse(data)``, retrying as the policy allows."""
         self.check_loop()
+        request = self.requests[action].build(body)
+        if self.timeout is not None:
+            # A new dict: the requests of a template share their extensions.
+            request.extensions = {**request.extensions, "timeout": self.timeout.as_dict()}
         call = _Call(
             action=action,
-            request=self.requests[action].build(body),
+            request=request,
             attempts=attempts,
             phone_masked=mask_phone(phone) if phone is not None else None,
             deadline_at=None

@@ -37,7 +37,8 @@ class AttemptEvent:
 
 @attrs.frozen
 class RetryEvent:
-    """A retry about to wait: after ``attempt`` failed with ``reason``, wait ``wait`` s."""
+    """A retry about to wait: after ``attempt`` of ``action`` ("init"/"verify") failed
+    with ``reason``, wait ``wait`` s."""
 
     action: str
     attempt: int
@@ -47,7 +48,8 @@ class RetryEvent:
 
 @attrs.frozen
 class ThrottleEvent:
-    """The provider answered 2206; ``rate`` is the limiter's rate now (``None``: unknown)."""
+    """The provider answered 2206 to ``action`` ("init"/"verify"); ``rate`` is the
+    limiter's rate now (``None``: unknown)."""
 
     action: str
     rate: float | None
@@ -62,7 +64,18 @@ class ClockEvent:
 
 @attrs.frozen
 class Hooks:
-    """The callbacks; leave out the ones you do not need."""
+    """The callbacks; leave out the ones you do not need.
+
+    Each is called synchronously with one event; what it raises is logged and
+    never interrupts the call.
+
+    Args:
+        on_attempt: After every request, with an :class:`AttemptEvent`.
+        on_retry: Before every wait for a retry, with a :class:`RetryEvent`.
+        on_throttle: On every 2206 answer, with a :class:`ThrottleEvent`.
+        on_clock_adjust: When the correction of the local clock changes, with a
+            :class:`ClockEvent`.
+    """
 
     on_attempt: Callable[[AttemptEvent], None] | None = None
     on_retry: Callable[[RetryEvent], None] | None = None

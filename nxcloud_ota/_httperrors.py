@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 import httpx
 
 from ._errors import (
@@ -72,9 +71,13 @@ def _before_sending(exc: httpx.RequestError) -> bool:
     error, kept as the cause, tells them apart.
     """
     cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientConnectionError):
-        return isinstance(cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
-    return True
+    if cause is None or type(cause).__module__.split(".")[0] != "aiohttp":
+        return True
+    import aiohttp  # noqa: PLC0415 - loaded already, since the cause is one of its errors
+
+    return not isinstance(cause, aiohttp.ClientConnectionError) or isinstance(
+        cause, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+    )
 
 
 def for_init(exc: ProtocolError, *, phone_masked: str | None, ts: str | None) -> ProtocolError:

@@ -80,6 +80,11 @@ class InitRequest:
     Constructing it validates both fields and raises :class:`InvalidInputError`
     naming the field. The phone number is masked in the ``repr``.
 
+    Args:
+        phone: The number with its country code; ``+``, spaces, dashes, dots and
+            parentheses are removed.
+        user_ip: The public IPv4 or IPv6 address of the user's phone.
+
     >>> InitRequest(phone="+86 158 0000 1795", user_ip="203.0.113.7")
     InitRequest(phone='8615800****95', user_ip='203.0.113.7')
     """
@@ -97,7 +102,12 @@ def _require_str(data: Mapping[str, object], key: str) -> str:
 
 @attrs.frozen
 class InitResult:
-    """A started login: hand ``url`` to the phone, keep ``request_id`` for ``verify``."""
+    """A started login: hand ``url`` to the phone, keep ``request_id`` for ``verify``.
+
+    Args:
+        request_id: The login's id, for :meth:`AsyncOtaClient.verify`.
+        url: The page the phone opens, over mobile data, to complete the login.
+    """
 
     request_id: str
     url: str
@@ -123,6 +133,10 @@ class VerifyResult:
 
     A status the provider added after this release is returned as it came (see
     :class:`VerifyStatus`), not refused.
+
+    Args:
+        request_id: The login's id.
+        status: Where the login stands.
     """
 
     request_id: str
@@ -148,7 +162,13 @@ class CallbackEvent:
 
     The callback carries no signature: treat it as a hint and confirm a
     ``SUCCESS`` with :meth:`AsyncOtaClient.verify` before trusting it.
-    ``dr_time`` is the provider's report time as given (no time zone is documented).
+
+    Args:
+        request_id: The login's id (``requestId``).
+        phone: The number, digits only; masked in the ``repr``.
+        status: The login's final state.
+        dr_time: The provider's report time as given (``drTime``; no time zone
+            is documented).
 
     >>> event = CallbackEvent.from_query({
     ...     "requestId": "989d535f", "phone": "8615800001795",
@@ -170,6 +190,9 @@ class CallbackEvent:
         Works with any mapping: Starlette's ``request.query_params``, aiohttp's
         ``request.query``, or a plain dict. A missing field, an unknown status or a
         malformed time raises :class:`InvalidInputError` naming the parameter.
+
+        Args:
+            query: The callback's query parameters.
         """
         request_id = validate_token(query.get("requestId"), "requestId")
         phone = normalize_phone(query.get("phone"), "phone")

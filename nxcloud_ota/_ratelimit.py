@@ -109,9 +109,19 @@ class WindowCounter:
 class AdaptiveRateLimiter:
     """Paces requests at a rate learnt from 2206 answers (see the module docs).
 
-    ``max_rate`` (requests per second) is a fixed ceiling, applied from the start;
-    ``min_rate`` a floor for the learnt rate. ``rate`` is the current rate, or
-    ``None`` while unlimited. One limiter serves every call of a client.
+    ``rate`` is the current rate, or ``None`` while unlimited. One limiter serves
+    every call of a client.
+
+    Args:
+        max_rate: A fixed ceiling in requests per second, applied from the start;
+            ``None``: unlimited until the first 2206.
+        min_rate: The floor of the learnt rate, in requests per second.
+        decrease: The factor applied to the rate on a 2206 (between 0 and 1).
+        growth: The share by which the rate grows each ``window`` without a 2206.
+        window: Seconds over which successes are counted.
+        clock: Monotonic time in seconds.
+        sleep: Waits for the next slot.
+        random: Numbers in [0, 1) that jitter the slots.
     """
 
     def __init__(
@@ -145,7 +155,7 @@ class AdaptiveRateLimiter:
         self._generation = 0
         self._successes = WindowCounter(window, clock)
         self._sent = WindowCounter(window, clock)
-        self.throttled = 0
+        self.throttled: int = 0
         """How many 2206 answers the limiter has seen."""
 
     def __repr__(self) -> str:
@@ -208,6 +218,7 @@ class AdaptiveRateLimiter:
 class RetryBudget:
     """Allow retries up to ``ratio`` of the first attempts of the last ``window``
     seconds, plus ``min_per_second`` retries a second whatever the traffic.
+    ``clock`` is monotonic time in seconds.
 
     >>> budget = RetryBudget(ratio=0.1, min_per_second=0, window=10, clock=lambda: 0.0)
     >>> for _ in range(20):

@@ -69,6 +69,15 @@ class RetryPolicy:
     Across all calls of a client, retries are capped at ``budget_ratio`` of the
     first attempts of the last 10 seconds, plus ``budget_min_per_second``, so a
     storm of failures cannot multiply the load on the provider.
+
+    Args:
+        max_attempts: Requests per call at most, the first included (>= 1).
+        initial_wait: The ceiling of the first retry's wait, in seconds.
+        max_wait: The ceiling of any wait, in seconds.
+        deadline: Seconds after the call began past which no wait starts;
+            ``None``: no deadline.
+        budget_ratio: Retries allowed per first attempt, across the client.
+        budget_min_per_second: Retries a second allowed whatever the traffic.
     """
 
     max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
@@ -84,7 +93,11 @@ class RetryPolicy:
 
     @classmethod
     def no_wait(cls, max_attempts: int = 4) -> RetryPolicy:
-        """The same decisions with zero waits, no deadline and no budget: for tests."""
+        """The same decisions with zero waits, no deadline and no budget: for tests.
+
+        Args:
+            max_attempts: Requests per call at most, the first included.
+        """
         return cls(
             max_attempts=max_attempts,
             initial_wait=0.0,

@@ -55,6 +55,18 @@ def compute_sign(
 ) -> str:
     """Return the ``sign`` header value: a lower-case hex digest.
 
+    The client signs every request itself; this is for checking a signature by
+    hand, or for signing another of the provider's APIs the same way.
+
+    Args:
+        access_key: The ``accessKey`` header.
+        action: The ``action`` header (``"init"``, ``"verify"``, ...).
+        biz_type: The ``bizType`` header (``"6"`` for OTA).
+        ts: The ``ts`` header: milliseconds since the epoch, as text.
+        body: The exact bytes of the request body.
+        access_secret: The account's secret.
+        algorithm: ``"md5"`` or ``"sha256"``.
+
     >>> compute_sign(
     ...     access_key="fme2na3kdi3ki", action="send", biz_type="1",
     ...     ts="1655710885431", body='{"id":10001,"name":"牛小信"}'.encode(),

@@ -96,6 +96,9 @@ def validate_token(value: object, field: str, *, ascii_only: bool = False) -> st
 def mask_phone(phone: str) -> str:
     """Mask a phone number for logs and messages, keeping its shape.
 
+    Args:
+        phone: The number, digits only (as the client normalises it).
+
     >>> mask_phone("8615800001795")
     '8615800****95'
     """

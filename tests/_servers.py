@@ -48,14 +48,17 @@ def http_response(
 
 
 class Server:
-    """Counts the complete requests it read; answers each with ``behaviour``."""
+    """Counts the connections it accepted and the complete requests it read; answers each
+    request with ``behaviour``."""
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
+        self.connections = 0
         self.requests = 0
         self.url = ""
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 try:
@@ -84,7 +87,8 @@ ListeningT = TypeVar("ListeningT", bound=Listening)
 @contextlib.asynccontextmanager
 async def listen(server: ListeningT) -> AsyncIterator[ListeningT]:
     """Run ``server`` on a free loopback port, setting its ``url``."""
-    listener = await asyncio.start_server(server._handle, "127.0.0.1", 0)
+    # A listen queue for the tests that open a thousand connections at once.
+    listener = await asyncio.start_server(server._handle, "127.0.0.1", 0, backlog=1024)
     port = listener.sockets[0].getsockname()[1]
     server.url = f"http://127.0.0.1:{port}"
     async with listener:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 
 import httpx
@@ -103,3 +105,10 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` in a fresh process; its output as text."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )

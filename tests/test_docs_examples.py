@@ -23,12 +23,14 @@ from nxcloud_ota.testing._server import serve_in_thread
 ROOT = Path(__file__).parent.parent
 PAGES = [
     "README.md",
+    "docs/index.md",
     "docs/quickstart.md",
     "docs/sync.md",
     "docs/flow.md",
     "docs/bulk.md",
     "docs/security.md",
     "docs/observability.md",
+    "docs/maybe-started.md",
 ]
 EXAMPLES = [
     pytest.param(block, id=f"{page}#{number}")

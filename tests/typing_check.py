@@ -1,8 +1,13 @@
-"""Uses the public API the way applications do; checked by ``mypy --strict``, never run.
+"""Uses the public API the way applications do; checked by ``mypy --strict`` and by
+pyright in strict mode, never run.
 
 A change that breaks a user's typed code (a renamed argument, a widened return
-type, an ``Any`` leaking out) fails the ``typing`` session here.
+type, an ``Any`` leaking out) fails the ``typing`` session here. Lines marked
+``# type: ignore[...]`` must be rejected: both checkers report an ignore comment
+that silences nothing, so a constructor that stops rejecting a wrong type fails too.
 """
+
+# pyright: strict
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 
 from nxcloud_ota import (
+    AiohttpTransport,
     ApiError,
     AsyncOtaClient,
     CallbackEvent,
@@ -116,3 +122,21 @@ def blocking_from_env() -> OtaClient:
     client = OtaClient.from_env({"NXCLOUD_ACCESS_KEY": "ak"}, retry=RetryPolicy.no_wait())
     client.close()
     return client
+
+
+async def with_a_tight_budget(client: AsyncOtaClient, request_id: str) -> VerifyResult:
+    quick: AsyncOtaClient = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=1))
+    return await quick.verify(request_id)
+
+
+def default_transport() -> AsyncOtaClient:
+    return AsyncOtaClient(
+        access_key="ak", access_secret="sk", app_key="app", transport=AiohttpTransport()
+    )
+
+
+def rejected_at_the_call() -> None:
+    AsyncOtaClient(access_key=1, access_secret="sk", app_key="app")  # type: ignore[arg-type]
+    AsyncOtaClient(access_key="ak", access_secret=b"sk", app_key="app")  # type: ignore[arg-type]
+    AsyncOtaClient(access_key="ak", access_secret="sk", app_key="app", algorithm="md6")  # type: ignore[arg-type]
+    AsyncOtaClient(access_key="ak", access_secret="sk", app_key="app", base_url=None)  # type: ignore[arg-type]

@@ -122,7 +122,7 @@ class RedisRateLimiter:
             random=random,
         )
         self._settings = Settings(max_rate, min_rate, decrease, growth, window, ttl)
-        self.key = f"{f'nxcloud:{{{account}}}:' if prefix is None else prefix}ratelimit"
+        self.key: str = f"{f'nxcloud:{{{account}}}:' if prefix is None else prefix}ratelimit"
         """The Redis key of the shared state."""
         self.flush_interval = flush_interval
         self.retry_after = retry_after
@@ -142,7 +142,7 @@ class RedisRateLimiter:
         self._tasks: set[asyncio.Task[Reply | None]] = set()  # flushes and 2206 reports
         self._reporting: set[int] = set()  # tickets whose 2206 is being reported
         self._down_until = -float("inf")
-        self.throttled = 0
+        self.throttled: int = 0
         """How many 2206 answers this process has seen."""
 
     def __repr__(self) -> str:

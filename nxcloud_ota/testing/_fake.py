@@ -85,6 +85,10 @@ class FakeNxCloud:
     or :meth:`open_url` returns; failures are only logged. With ``auto_open``, every
     phone opens its url by itself that many seconds after ``init`` (for code that
     polls ``verify``; ``None``, the default, waits for someone to open it).
+
+    ``access_key``, ``access_secret`` and ``app_key`` are the default account and
+    app (``FAKE_ACCESS_KEY``, ``FAKE_ACCESS_SECRET``, ``FAKE_APP_KEY``); ``seed``
+    makes the calls that ``fail_rate`` fails the same on every run.
     """
 
     access_key: str = FAKE_ACCESS_KEY
@@ -126,11 +130,23 @@ class FakeNxCloud:
     def add_account(
         self, access_key: str, access_secret: str, *, balance: int | None = None
     ) -> None:
-        """Register (or replace) an account; each accepted ``init`` debits its balance."""
+        """Register (or replace) an account; each accepted ``init`` debits its balance.
+
+        Args:
+            access_key: The account's key.
+            access_secret: The secret its requests must be signed with.
+            balance: The logins it can pay for; ``None``: unlimited.
+        """
         self._state.accounts[access_key] = Account(access_key, access_secret, balance)
 
     def add_app(self, app_key: str, *, enabled: bool = True, priced: bool = True) -> None:
-        """Register (or replace) an application: disabled answers 9906, unpriced 9907."""
+        """Register (or replace) an application: disabled answers 9906, unpriced 9907.
+
+        Args:
+            app_key: The application's key.
+            enabled: ``False``: every call for it answers 9906.
+            priced: ``False``: every call for it answers 9907.
+        """
         self._state.apps[app_key] = App(app_key, enabled, priced)
 
     def set_outcome(self, phone: str, status: VerifyStatus | str) -> None:

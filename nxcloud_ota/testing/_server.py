@@ -69,10 +69,11 @@ async def _run(server: uvicorn.Server) -> None:
 async def serve(fake: FakeNxCloud, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve ``fake`` with uvicorn as a task of the running loop; yield its base URL.
 
-    ``port=0`` picks a free port: the URL carries the one actually bound, e.g.
-    ``"http://127.0.0.1:54321"``. The server shuts down when the block exits.
-    Raises ``OSError`` if it cannot bind, ``TimeoutError`` if it does not start
-    within 10 s, and ``ModuleNotFoundError`` without uvicorn.
+    ``host`` is the address to bind; ``port=0`` picks a free port: the URL carries
+    the one actually bound, e.g. ``"http://127.0.0.1:54321"``. The server shuts
+    down when the block exits. Raises ``OSError`` if it cannot bind,
+    ``TimeoutError`` if it does not start within 10 s, and ``ModuleNotFoundError``
+    without uvicorn.
     """
     server = _server(fake, host, port, "warning")
     task = asyncio.create_task(_run(server))
@@ -130,7 +131,8 @@ def serve_in_thread(fake: FakeNxCloud, host: str = "127.0.0.1", port: int = 0) -
 def run_server(
     fake: FakeNxCloud, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info"
 ) -> None:
-    """Serve ``fake`` with uvicorn until interrupted (Ctrl-C); blocks.
+    """Serve ``fake`` with uvicorn on ``host`` and ``port`` until interrupted (Ctrl-C);
+    blocks. ``log_level`` is uvicorn's (``"info"`` logs every request).
 
     Raises ``OSError`` if the address cannot be bound and ``ModuleNotFoundError``
     without uvicorn.
