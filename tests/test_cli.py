@@ -19,8 +19,8 @@ from click.testing import CliRunner, Result
 
 from nxcloud_ota import AsyncOtaClient, RetryPolicy
 from nxcloud_ota._cli import CliState, Credentials, main
-from nxcloud_ota._cli_bulk import run_bulk
-from nxcloud_ota._cli_io import InputRecord, parse_pair
+from nxcloud_ota._cli._bulk import run_bulk
+from nxcloud_ota._cli._io import InputRecord, parse_pair
 from nxcloud_ota.testing import FakeNxCloud
 
 SECRET = "Zq7-very-distinctive-secret-Xk2"
@@ -534,7 +534,7 @@ def test_demo_runs_end_to_end_on_loopback() -> None:
 
 def test_fake_server_banner_lines_give_exports() -> None:
     """The banner gives every variable to export, the simulator's public test secret included."""
-    from nxcloud_ota._cli_sim import banner_lines
+    from nxcloud_ota._cli._sim import banner_lines
 
     lines = banner_lines("http://[::1]:9000", access_key="ak", app_key="app", default_secret=True)
     text = "\n".join(lines)
@@ -589,7 +589,7 @@ def test_bulk_init_format_option_overrides_the_extension(
 
 def test_progress_total_is_estimated_from_a_regular_file(tmp_path: Path) -> None:
     """The progress bar's total counts a file's records; stdin has none."""
-    from nxcloud_ota._cli_bulk_init import _estimate
+    from nxcloud_ota._cli._bulk_init import _estimate
 
     path = _csv(tmp_path, ["phone,user_ip", f"{PHONE},{IP}", "", f"{PHONE},{IP}"])
     assert _estimate(str(path), "csv") == 2
@@ -598,7 +598,7 @@ def test_progress_total_is_estimated_from_a_regular_file(tmp_path: Path) -> None
 
 def test_fake_server_banner_with_a_chosen_secret() -> None:
     """With a chosen secret, the banner says where it came from and does not print it."""
-    from nxcloud_ota._cli_sim import banner_lines
+    from nxcloud_ota._cli._sim import banner_lines
 
     lines = banner_lines(
         "http://127.0.0.1:8000", access_key="ak", app_key="a", default_secret=False

@@ -25,9 +25,9 @@ from click.testing import Result
 from test_cli import APP, CREDS, IP, KEY, SECRET, client_for, invoke, json_lines
 
 from nxcloud_ota._cli import CliState, Credentials
-from nxcloud_ota._cli_bulk import run_bulk
-from nxcloud_ota._cli_control import BulkControl
-from nxcloud_ota._cli_io import parse_pair
+from nxcloud_ota._cli._bulk import run_bulk
+from nxcloud_ota._cli._control import BulkControl
+from nxcloud_ota._cli._io import parse_pair
 from nxcloud_ota.testing import FakeNxCloud
 from nxcloud_ota.testing._server import serve_in_thread
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 
 from nxcloud_ota import ApiError, InvalidInputError, RateLimitedError
-from nxcloud_ota._cli_io import (
+from nxcloud_ota._cli._io import (
     InputRecord,
     decode_lines,
     detect_format,
@@ -18,7 +18,7 @@ from nxcloud_ota._cli_io import (
     parse_pair,
     peek_first_line,
 )
-from nxcloud_ota._cli_read import count_records, read_csv, read_jsonl, read_records
+from nxcloud_ota._cli._read import count_records, read_csv, read_jsonl, read_records
 
 
 def _pairs(records: Iterable[InputRecord]) -> list[tuple[str, str] | str]:

@@ -14,11 +14,11 @@ from test_cli import CREDS, IP, PHONE, invoke
 
 from nxcloud_ota import ApiError, ConnectionFailedError, RateLimitedError
 from nxcloud_ota._cli import main
-from nxcloud_ota._cli_bulk import RowSink
-from nxcloud_ota._cli_control import BulkControl, stops_the_run
-from nxcloud_ota._cli_io import parse_pair
-from nxcloud_ota._cli_report import BulkSummary
-from nxcloud_ota._cli_resume import read_recorded
+from nxcloud_ota._cli._bulk import RowSink
+from nxcloud_ota._cli._control import BulkControl, stops_the_run
+from nxcloud_ota._cli._io import parse_pair
+from nxcloud_ota._cli._report import BulkSummary
+from nxcloud_ota._cli._resume import read_recorded
 
 
 @pytest.fixture(autouse=True)

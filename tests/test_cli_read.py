@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from nxcloud_ota._cli_io import InputRecord
-from nxcloud_ota._cli_read import MAX_FIELD_LINES, header_columns, read_csv, read_jsonl
+from nxcloud_ota._cli._io import InputRecord
+from nxcloud_ota._cli._read import MAX_FIELD_LINES, header_columns, read_csv, read_jsonl
 
 PHONE = "8615800001795"
 IP = "203.0.113.7"

@@ -11,7 +11,7 @@ from nxcloud_ota import (
     ProtocolError,
     RequestMaybeSentError,
 )
-from nxcloud_ota._cli_report import (
+from nxcloud_ota._cli._report import (
     BulkSummary,
     error_line,
     exit_code_for,

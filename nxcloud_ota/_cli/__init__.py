@@ -2,11 +2,11 @@
 ``fake-server`` and ``demo``.
 
 A thin click shell. The records and readers, the summary arithmetic, the exit
-codes and the wording of errors live in ``_cli_io``, ``_cli_read`` and
-``_cli_report`` (pure); the async bulk pipeline and the rich output in
-``_cli_bulk``, its stopping rules in ``_cli_control``, the output file's rules in
-``_cli_resume``; the commands in ``_cli_api``, ``_cli_bulk_init`` and
-``_cli_sim``. These modules are the only part of the package that imports click
+codes and the wording of errors live in ``_io``, ``_read`` and
+``_report`` (pure); the async bulk pipeline and the rich output in
+``_bulk``, its stopping rules in ``_control``, the output file's rules in
+``_resume``; the commands in ``_api``, ``_bulk_init`` and
+``_sim``. These modules are the only part of the package that imports click
 and rich, and (through ``nxcloud_ota.testing``, only when a simulator command
 runs) uvicorn.
 
@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import click
 
-from ._cli_api import init_command, verify_command
-from ._cli_bulk_init import bulk_init_command
-from ._cli_common import (
+from .._version import __version__
+from ._api import init_command, verify_command
+from ._bulk_init import bulk_init_command
+from ._common import (
     ClientFactory,
     CliState,
     Credentials,
@@ -32,8 +33,7 @@ from ._cli_common import (
     default_client_factory,
     get_state,
 )
-from ._cli_sim import demo_command, fake_server_command
-from ._version import __version__
+from ._sim import demo_command, fake_server_command
 
 __all__ = ["CliState", "ClientFactory", "Credentials", "default_client_factory", "main"]
 

@@ -23,7 +23,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from ._cli_io import InputFormat, InputRecord, malformed, parse_pair
+from ._io import InputFormat, InputRecord, malformed, parse_pair
 
 __all__ = [
     "IP_COLUMNS",

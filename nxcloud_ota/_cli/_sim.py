@@ -11,11 +11,11 @@ import click
 import httpx
 from rich.console import Console
 
-from ._cli_bulk import RowSink, demo_records, make_progress, run_bulk, summary_table
-from ._cli_common import Credentials, execute, get_state
-from ._cli_report import EXIT_ERROR, EXIT_OK, BulkSummary
-from ._models import VerifyStatus
-from ._validation import is_loopback_host
+from .._models import VerifyStatus
+from .._validation import is_loopback_host
+from ._bulk import RowSink, demo_records, make_progress, run_bulk, summary_table
+from ._common import Credentials, execute, get_state
+from ._report import EXIT_ERROR, EXIT_OK, BulkSummary
 
 __all__ = [
     "DEMO_PHONE",
@@ -128,7 +128,7 @@ def fake_server_command(
     auto_open: float | None,
 ) -> None:
     """Run the NXCloud simulator over HTTP (for local development; never exposed)."""
-    from . import testing  # noqa: PLC0415 - uvicorn is needed only by this command
+    from .. import testing  # noqa: PLC0415 - uvicorn is needed only by this command
 
     fake = testing.FakeNxCloud(
         access_key=access_key or testing.FAKE_ACCESS_KEY,
@@ -180,7 +180,7 @@ def banner_lines(
     The default secret is the simulator's public test constant, so it is shown; a
     secret given with ``--access-secret`` is never printed.
     """
-    from .testing import FAKE_ACCESS_SECRET  # noqa: PLC0415 - light, and only here
+    from ..testing import FAKE_ACCESS_SECRET  # noqa: PLC0415 - light, and only here
 
     secret = FAKE_ACCESS_SECRET if default_secret else "...  # the one given with --access-secret"
     return [
@@ -222,7 +222,7 @@ def demo_command(ctx: click.Context, count: int, concurrency: int, progress: boo
 
     init, open the url as the phone would, verify, then COUNT initiations in bulk.
     """
-    from . import testing  # noqa: PLC0415 - uvicorn is needed only by this command
+    from .. import testing  # noqa: PLC0415 - uvicorn is needed only by this command
 
     state = get_state(ctx)
     out = Console()

@@ -1,7 +1,7 @@
 """Input records and output rows of the ``nxcloud-ota bulk-init`` command.
 
 Pure functions over iterables of text lines, so they work on files, stdin and
-lists alike; the readers themselves are in ``_cli_read``.
+lists alike; the readers themselves are in ``_read``.
 
 Each input record becomes an :class:`InputRecord` carrying either a validated
 :class:`~nxcloud_ota.InitRequest` or the :class:`~nxcloud_ota.InvalidInputError`
@@ -16,9 +16,9 @@ from typing import Literal
 
 import attrs
 
-from ._errors import ApiError, InvalidInputError
-from ._models import InitRequest
-from ._validation import normalize_phone
+from .._errors import ApiError, InvalidInputError
+from .._models import InitRequest
+from .._validation import normalize_phone
 
 __all__ = [
     "FORMATS",

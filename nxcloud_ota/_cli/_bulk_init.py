@@ -13,12 +13,13 @@ from typing import IO, Literal, TextIO
 import click
 from rich.console import Console
 
-from ._cli_bulk import RowSink, make_progress, reconcile_lines, run_bulk, summary_table
-from ._cli_common import credential_options, execute, fail_usage, get_state, resolve_credentials
-from ._cli_control import DEFAULT_FAIL_FAST, DEFAULT_GRACE, BulkControl
-from ._cli_io import InputFormat, InputRecord, decode_lines, detect_format, peek_first_line
-from ._cli_read import count_records, read_records
-from ._cli_report import (
+from .._errors import InvalidInputError
+from ._bulk import RowSink, make_progress, reconcile_lines, run_bulk, summary_table
+from ._common import credential_options, execute, fail_usage, get_state, resolve_credentials
+from ._control import DEFAULT_FAIL_FAST, DEFAULT_GRACE, BulkControl
+from ._io import InputFormat, InputRecord, decode_lines, detect_format, peek_first_line
+from ._read import count_records, read_records
+from ._report import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PIPE,
@@ -28,8 +29,7 @@ from ._cli_report import (
     BulkSummary,
     error_line,
 )
-from ._cli_resume import Recorded, output_mode, read_recorded
-from ._errors import InvalidInputError
+from ._resume import Recorded, output_mode, read_recorded
 
 __all__ = ["bulk_init_command"]
 

@@ -14,7 +14,9 @@ import attrs
 import click
 from click.core import ParameterSource
 
-from ._cli_report import (
+from .._client import DEFAULT_BASE_URL, AsyncOtaClient
+from .._errors import InvalidInputError, NxCloudError
+from ._report import (
     EXIT_ERROR,
     EXIT_USAGE,
     error_line,
@@ -22,8 +24,6 @@ from ._cli_report import (
     exit_code_for,
     redact,
 )
-from ._client import DEFAULT_BASE_URL, AsyncOtaClient
-from ._errors import InvalidInputError, NxCloudError
 
 __all__ = [
     "CliState",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ._cli_common import (
+from .._errors import InvalidInputError, WaitTimeoutError
+from .._models import InitRequest, VerifyResult
+from .._validation import validate_token
+from ._common import (
     credential_options,
     execute,
     fail_usage,
@@ -12,10 +15,7 @@ from ._cli_common import (
     print_json,
     resolve_credentials,
 )
-from ._cli_report import EXIT_OK
-from ._errors import InvalidInputError, WaitTimeoutError
-from ._models import InitRequest, VerifyResult
-from ._validation import validate_token
+from ._report import EXIT_OK
 
 __all__ = ["init_command", "verify_command"]
 

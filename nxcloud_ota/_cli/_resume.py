@@ -15,9 +15,9 @@ from typing import Literal
 
 import attrs
 
-from ._cli_io import InputRecord
-from ._errors import InvalidInputError
-from ._validation import mask_phone
+from .._errors import InvalidInputError
+from .._validation import mask_phone
+from ._io import InputRecord
 
 __all__ = ["Recorded", "output_mode", "read_recorded", "record_key"]
 

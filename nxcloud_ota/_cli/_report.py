@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ._errors import (
+from .._errors import (
     ApiError,
     AppNotPricedError,
     AppUnavailableError,
@@ -32,7 +32,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
-from ._validation import mask_phone
+from .._validation import mask_phone
 
 __all__ = [
     "EXIT_ERROR",

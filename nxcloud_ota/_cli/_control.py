@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from ._errors import ApiError, ConnectionFailedError
+from .._errors import ApiError, ConnectionFailedError
 
 __all__ = ["DEFAULT_FAIL_FAST", "DEFAULT_GRACE", "BulkControl", "stops_the_run"]
 

@@ -22,12 +22,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ._cli_control import BulkControl
-from ._cli_io import InputRecord, invalid_row, outcome_row, parse_pair
-from ._cli_report import BulkSummary
-from ._client import AsyncOtaClient
-from ._errors import RequestMaybeSentError
-from ._models import InitRequest
+from .._client import AsyncOtaClient
+from .._errors import RequestMaybeSentError
+from .._models import InitRequest
+from ._control import BulkControl
+from ._io import InputRecord, invalid_row, outcome_row, parse_pair
+from ._report import BulkSummary
 
 __all__ = [
     "RowSink",
