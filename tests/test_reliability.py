@@ -269,7 +269,8 @@ async def test_cancelling_a_thousand_calls_leaks_nothing() -> None:
         client_for(transport, base_url=server.url, rate_limiter=NoLimit()) as client,
     ):
         calls = [asyncio.create_task(client.init(PHONE, IP)) for _ in range(1000)]
-        await arrived.wait()
+        # Bounded: a connection lost on the way fails the test instead of hanging it.
+        await asyncio.wait_for(arrived.wait(), 120)
         for call in calls:
             call.cancel()
         results = await asyncio.gather(*calls, return_exceptions=True)
