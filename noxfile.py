@@ -27,6 +27,9 @@ nox.options.sessions = [
 # --error-on-missing-interpreters, so CI fails instead.
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
+# uv makes the environments in seconds where it is installed (pip install uv);
+# virtualenv and pip otherwise.
+nox.options.default_venv_backend = "uv|virtualenv"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Every version the package claims, from its classifiers: one list to keep.
@@ -35,21 +38,28 @@ PYTHONS = [
     for classifier in PYPROJECT["project"]["classifiers"]
     if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", classifier)
 ]
-# The soak tests run on one version: they prove the library's accounting, which
-# does not change between versions, and take minutes on each.
-SOAK_PYTHON = PYTHONS[-1]
 EXTRAS = "[cli,redis]"
 
 
+def runs_here(version: str) -> bool:
+    """Whether ``python{version}`` starts (version shims may name more than run)."""
+    try:
+        subprocess.run([f"python{version}", "--version"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
 def oldest_python() -> str:
-    """The oldest of PYTHONS that runs here (version shims may name more than run)."""
-    for version in PYTHONS:
-        try:
-            subprocess.run([f"python{version}", "--version"], check=True, capture_output=True)
-        except (OSError, subprocess.CalledProcessError):
-            continue
-        return version
-    return PYTHONS[-1]
+    """The oldest of PYTHONS that runs here."""
+    return next((version for version in PYTHONS if runs_here(version)), PYTHONS[-1])
+
+
+# The soak tests run on one version, the newest installed: they prove the library's
+# accounting, which does not change between versions, and take minutes on each.
+# Coverage is measured there too (tracing slows every other version's run for the
+# same figure).
+SOAK_PYTHON = next((v for v in reversed(PYTHONS) if runs_here(v)), PYTHONS[-1])
 
 
 def install(session: nox.Session, *groups: str, extras: str = "") -> None:
@@ -59,15 +69,16 @@ def install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite and the doctests with branch coverage (at least 95%), then, on
-    the newest Python only, the soak tests without coverage tracing, which would slow
-    them tenfold. The Celery and taskiq recipes are tested here too, with real workers
-    (they need a Redis)."""
+    """Run the test suite and the doctests; on the newest Python with branch coverage
+    (at least 95%), then the soak tests without coverage tracing, which would slow them
+    tenfold. The Celery and taskiq recipes are tested here too, with real workers (they
+    need a Redis)."""
     install(session, "tests", "celery", "taskiq")
+    newest = session.python == SOAK_PYTHON
+    coverage = ["--cov", "--cov-report=term-missing:skip-covered"] if newest else []
     session.run(
         "pytest",
-        "--cov",
-        "--cov-report=term-missing:skip-covered",
+        *coverage,
         "--doctest-modules",
         "-m",
         "not soak",
@@ -75,7 +86,7 @@ def tests(session: nox.Session) -> None:
         "tests",
         *session.posargs,
     )
-    if session.python == SOAK_PYTHON:
+    if newest:
         session.run("pytest", "-m", "soak", "tests", *session.posargs)
     else:
         session.log(f"soak tests skipped: they run on Python {SOAK_PYTHON}")
@@ -89,14 +100,11 @@ def arq(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
-@nox.parametrize("redis_py", ["5.0.1", "newest"])
-def redis_limiter(session: nox.Session, redis_py: str) -> None:
-    """The shared limiter's tests on the oldest redis-py the extra allows and on the newest."""
+def redis_limiter(session: nox.Session) -> None:
+    """The shared limiter's tests on the oldest redis-py the extra allows (5.0.1); the
+    tests sessions run them on the newest."""
     install(session, "tests")
-    if redis_py == "newest":
-        session.install("--upgrade", "redis")
-    else:
-        session.install(f"redis=={redis_py}")
+    session.install("redis==5.0.1")
     session.run("python", "-c", "import redis; print('redis-py', redis.__version__)")
     session.run("pytest", "tests/test_redis_limiter.py", "-k", "not arq", *session.posargs)
 
@@ -145,7 +153,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session(python="3.11", venv_backend="virtualenv")
 def dist(session: nox.Session) -> None:
     """Build the sdist and the wheel and check them; install the wheel into a fresh
     environment and run the unpacked sdist's tests against it (without the soak tests,
