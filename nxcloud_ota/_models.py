@@ -114,7 +114,11 @@ class InitResult:
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> InitResult:
-        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing."""
+        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing.
+
+        Args:
+            data: The ``data`` object of the API's answer, as decoded from JSON.
+        """
         return cls(request_id=_require_str(data, "requestId"), url=_require_str(data, "url"))
 
 
@@ -144,7 +148,11 @@ class VerifyResult:
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> VerifyResult:
-        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing."""
+        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing.
+
+        Args:
+            data: The ``data`` object of the API's answer, as decoded from JSON.
+        """
         raw = _require_str(data, "status")
         try:
             status = VerifyStatus(raw)  # one it does not know is kept, not refused
