@@ -4,11 +4,14 @@ the Python, httpx, aiohttp and attrs docs from inventories kept in ``_inventorie
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import random
 import time
 
 import attrs
 from sphinx.application import Sphinx
+from sphinx.ext.napoleon.docstring import GoogleDocstring
 
 import nxcloud_ota
 
@@ -49,6 +52,7 @@ intersphinx_mapping = {
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"  # no "Return type: None"
 # Defaults as written in the source (``clock=time.time``), not their repr.
 autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
@@ -111,6 +115,42 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
     return f"({', '.join(parts)})", return_annotation
 
 
+def _protocol_signature(  # noqa: PLR0917 - the signature Sphinx calls
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    # A protocol is implemented, not instantiated: its "(*args, **kwargs)" says nothing.
+    if what == "class" and getattr(obj, "_is_protocol", False):
+        return "", return_annotation
+    # Defaults are printed as written; modules imported under a private alias
+    # ("import random as _random") read as their own name.
+    if signature and "_random." in signature:
+        return signature.replace("_random.", "random."), return_annotation
+    return None
+
+
+def _inherited_args(  # noqa: PLR0917 - the signature Sphinx calls
+    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    # An exception that takes its base's arguments gets the base's "Args:" too, so
+    # that every signature in the reference has its parameters described.
+    if what != "exception" or not isinstance(obj, type) or "__init__" in vars(obj):
+        return
+    owner = next(cls for cls in obj.__mro__ if "__init__" in vars(cls))
+    if not owner.__module__.startswith("nxcloud_ota") or not owner.__doc__:
+        return
+    parsed = GoogleDocstring(inspect.cleandoc(owner.__doc__), app.config, app, "exception")
+    found = parsed.lines()
+    first = next((i for i, line in enumerate(found) if line.startswith(":param")), None)
+    if first is not None:
+        lines.extend(["", *itertools.takewhile(bool, found[first:])])
+
+
 def _drop_object_base(
     app: Sphinx, name: str, obj: object, options: object, bases: list[type]
 ) -> None:
@@ -121,4 +161,6 @@ def _drop_object_base(
 
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-signature", _attrs_signature)
+    app.connect("autodoc-process-signature", _protocol_signature)
     app.connect("autodoc-process-bases", _drop_object_base)
+    app.connect("autodoc-process-docstring", _inherited_args)

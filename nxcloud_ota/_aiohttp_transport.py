@@ -124,7 +124,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one request and return the whole response (the answers are small)."""
+        """Send one request and return the whole response (the answers are small).
+
+        Args:
+            request: The request, with its ``timeout`` extension (httpx sets it).
+        """
         timeouts = request.extensions.get("timeout", {})
         session = self._get_session()
         headers = [

@@ -30,6 +30,9 @@ class VerifyStatus(str, enum.Enum):
     >>> status = VerifyStatus("EXPIRED")
     >>> status.value, status.is_known, status.is_final, status is VerifyStatus.PENDING
     ('EXPIRED', False, True, False)
+
+    Args:
+        value: The status as the API writes it (``"SUCCESS"``, ...).
     """
 
     SUCCESS = "SUCCESS"
