@@ -89,7 +89,7 @@ def _default_text(field: attrs.Attribute) -> str:  # type: ignore[type-arg]
     return repr(default)
 
 
-def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
+def _signature(  # noqa: PLR0917 - the signature Sphinx calls
     app: Sphinx,
     what: str,
     name: str,
@@ -98,7 +98,14 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
     signature: str | None,
     return_annotation: str | None,
 ) -> tuple[str, str | None] | None:
+    # A protocol is implemented, not instantiated: its "(*args, **kwargs)" says nothing.
+    if what == "class" and getattr(obj, "_is_protocol", False):
+        return "", return_annotation
     if what not in {"class", "exception"} or not attrs.has(obj):  # type: ignore[arg-type]
+        # Defaults are printed as written; modules imported under a private alias
+        # ("import random as _random") read as their own name.
+        if signature and "_random." in signature:
+            return signature.replace("_random.", "random."), return_annotation
         return None
     parts: list[str] = []
     star = False
@@ -113,25 +120,6 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
             text += f"={_default_text(field)}"
         parts.append(text)
     return f"({', '.join(parts)})", return_annotation
-
-
-def _protocol_signature(  # noqa: PLR0917 - the signature Sphinx calls
-    app: Sphinx,
-    what: str,
-    name: str,
-    obj: object,
-    options: object,
-    signature: str | None,
-    return_annotation: str | None,
-) -> tuple[str, str | None] | None:
-    # A protocol is implemented, not instantiated: its "(*args, **kwargs)" says nothing.
-    if what == "class" and getattr(obj, "_is_protocol", False):
-        return "", return_annotation
-    # Defaults are printed as written; modules imported under a private alias
-    # ("import random as _random") read as their own name.
-    if signature and "_random." in signature:
-        return signature.replace("_random.", "random."), return_annotation
-    return None
 
 
 def _inherited_args(  # noqa: PLR0917 - the signature Sphinx calls
@@ -160,7 +148,6 @@ def _drop_object_base(
 
 
 def setup(app: Sphinx) -> None:
-    app.connect("autodoc-process-signature", _attrs_signature)
-    app.connect("autodoc-process-signature", _protocol_signature)
+    app.connect("autodoc-process-signature", _signature)
     app.connect("autodoc-process-bases", _drop_object_base)
     app.connect("autodoc-process-docstring", _inherited_args)
