@@ -10,6 +10,7 @@ import random
 import time
 
 import attrs
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.ext.napoleon.docstring import GoogleDocstring
 
@@ -147,7 +148,15 @@ def _drop_object_base(
         bases.clear()
 
 
+def _drop_empty_bases(app: Sphinx, doctree: nodes.document) -> None:
+    # autodoc still writes "Bases:" for the list emptied above: remove the line.
+    for paragraph in list(doctree.findall(nodes.paragraph)):
+        if paragraph.astext().strip() == "Bases:":
+            paragraph.parent.remove(paragraph)
+
+
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-signature", _signature)
     app.connect("autodoc-process-bases", _drop_object_base)
+    app.connect("doctree-read", _drop_empty_bases)
     app.connect("autodoc-process-docstring", _inherited_args)
