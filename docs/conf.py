@@ -4,11 +4,15 @@ the Python, httpx, aiohttp and attrs docs from inventories kept in ``_inventorie
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import random
 import time
 
 import attrs
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.ext.napoleon.docstring import GoogleDocstring
 
 import nxcloud_ota
 
@@ -49,6 +53,7 @@ intersphinx_mapping = {
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"  # no "Return type: None"
 # Defaults as written in the source (``clock=time.time``), not their repr.
 autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
@@ -85,7 +90,7 @@ def _default_text(field: attrs.Attribute) -> str:  # type: ignore[type-arg]
     return repr(default)
 
 
-def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
+def _signature(  # noqa: PLR0917 - the signature Sphinx calls
     app: Sphinx,
     what: str,
     name: str,
@@ -94,7 +99,14 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
     signature: str | None,
     return_annotation: str | None,
 ) -> tuple[str, str | None] | None:
+    # A protocol is implemented, not instantiated: its "(*args, **kwargs)" says nothing.
+    if what == "class" and getattr(obj, "_is_protocol", False):
+        return "", return_annotation
     if what not in {"class", "exception"} or not attrs.has(obj):  # type: ignore[arg-type]
+        # Defaults are printed as written; modules imported under a private alias
+        # ("import random as _random") read as their own name.
+        if signature and "_random." in signature:
+            return signature.replace("_random.", "random."), return_annotation
         return None
     parts: list[str] = []
     star = False
@@ -111,6 +123,23 @@ def _attrs_signature(  # noqa: PLR0917 - the signature Sphinx calls
     return f"({', '.join(parts)})", return_annotation
 
 
+def _inherited_args(  # noqa: PLR0917 - the signature Sphinx calls
+    app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
+    # An exception that takes its base's arguments gets the base's "Args:" too, so
+    # that every signature in the reference has its parameters described.
+    if what != "exception" or not isinstance(obj, type) or "__init__" in vars(obj):
+        return
+    owner = next(cls for cls in obj.__mro__ if "__init__" in vars(cls))
+    if not owner.__module__.startswith("nxcloud_ota") or not owner.__doc__:
+        return
+    parsed = GoogleDocstring(inspect.cleandoc(owner.__doc__), app.config, app, "exception")
+    found = parsed.lines()
+    first = next((i for i, line in enumerate(found) if line.startswith(":param")), None)
+    if first is not None:
+        lines.extend(["", *itertools.takewhile(bool, found[first:])])
+
+
 def _drop_object_base(
     app: Sphinx, name: str, obj: object, options: object, bases: list[type]
 ) -> None:
@@ -119,6 +148,15 @@ def _drop_object_base(
         bases.clear()
 
 
+def _drop_empty_bases(app: Sphinx, doctree: nodes.document) -> None:
+    # autodoc still writes "Bases:" for the list emptied above: remove the line.
+    for paragraph in list(doctree.findall(nodes.paragraph)):
+        if paragraph.astext().strip() == "Bases:":
+            paragraph.parent.remove(paragraph)
+
+
 def setup(app: Sphinx) -> None:
-    app.connect("autodoc-process-signature", _attrs_signature)
+    app.connect("autodoc-process-signature", _signature)
     app.connect("autodoc-process-bases", _drop_object_base)
+    app.connect("doctree-read", _drop_empty_bases)
+    app.connect("autodoc-process-docstring", _inherited_args)

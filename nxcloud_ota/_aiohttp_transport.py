@@ -74,6 +74,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     connection slot is held, connecting, sending and reading the whole answer
     take at most the request's ``read`` timeout, however slowly the server
     dribbles; past it, ``httpx.ReadTimeout``. Redirects are never followed.
+
+    Args:
+        max_connections: The most connections in use at once (>= 1);
+            :meth:`grow_to` raises it.
+        keepalive_expiry: Seconds an idle connection is kept for reuse.
+        max_body_bytes: The most bytes of a response body read.
     """
 
     def __init__(
@@ -95,7 +101,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return f"AiohttpTransport(max_connections={self.max_connections})"
 
     def grow_to(self, max_connections: int) -> None:
-        """Raise the connection limit (never lowers it): bulk runs size the pool."""
+        """Raise the connection limit (never lowers it): bulk runs size the pool.
+
+        Args:
+            max_connections: The new limit; a lower one than the current does
+                nothing.
+        """
         for _ in range(max_connections - self.max_connections):
             self._slots.release()
         self.max_connections = max(self.max_connections, max_connections)
@@ -113,7 +124,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one request and return the whole response (the answers are small)."""
+        """Send one request and return the whole response (the answers are small).
+
+        Args:
+            request: The request, with its ``timeout`` extension (httpx sets it).
+        """
         timeouts = request.extensions.get("timeout", {})
         session = self._get_session()
         headers = [

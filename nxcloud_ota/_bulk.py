@@ -37,12 +37,18 @@ def _masked_item(item: object) -> str:
 class InitOutcome:
     """What became of one input of :meth:`AsyncOtaClient.init_many`.
 
-    Exactly one of ``result`` and ``error`` is set. ``error`` is an
-    :class:`NxCloudError`, or whatever exception code outside the package raised
-    for this item (a transport, a rate limiter): the run goes on either way.
-    ``index`` is the item's position in the input, ``item`` the item as given,
-    ``attempts`` the requests sent for it (0 when it failed validation) and
-    ``elapsed`` the seconds it took. The ``repr`` masks the phone number.
+    Exactly one of ``result`` and ``error`` is set. The ``repr`` masks the
+    phone number.
+
+    Args:
+        index: The item's position in the input, from 0.
+        item: The item as given.
+        result: The started login; ``None`` when it failed.
+        error: An :class:`NxCloudError`, or whatever exception code outside the
+            package raised for this item (a transport, a rate limiter): the run
+            goes on either way. ``None`` when the login was started.
+        attempts: The requests sent for it (0 when it failed validation).
+        elapsed: The seconds it took.
     """
 
     index: int
@@ -63,19 +69,24 @@ class BulkStats:
     """Live counters of an :meth:`AsyncOtaClient.init_many` run, for progress reports.
 
     Pass one as ``stats=`` and read it from anywhere (another task, a progress bar,
-    a status endpoint) while the run goes on.
+    a status endpoint) while the run goes on. Make it with no arguments: the
+    run counts.
+
+    Args:
+        read: Items taken from the input so far.
+        completed: Outcomes produced (``succeeded`` + ``failed``).
+        succeeded: Logins started.
+        failed: Items that ended in an error.
+        requests: Requests sent for the completed items, retries included.
+        retries: Requests beyond the first of each completed item.
     """
 
     read: int = 0
-    """Items taken from the input so far."""
     completed: int = 0
-    """Outcomes produced (succeeded + failed)."""
     succeeded: int = 0
     failed: int = 0
     requests: int = 0
-    """Requests sent for the completed items, retries included."""
     retries: int = 0
-    """Requests beyond the first of each completed item."""
 
     @property
     def in_flight(self) -> int:

@@ -316,6 +316,9 @@ class AsyncOtaClient:
         paced requests leave, and they reach the provider late and bunched (see
         :doc:`/scaling`). Call it at start-up, with the ``concurrency`` you will use
         (the default pool grows to it). An unreachable host is logged, not raised.
+
+        Args:
+            connections: How many connections to open at once (>= 1).
         """
         if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
             raise InvalidInputError("connections", "must be a whole number >= 1")
@@ -378,6 +381,12 @@ class AsyncOtaClient:
         After ``timeout`` seconds a login still ``PENDING`` raises
         :class:`WaitTimeoutError` (an :class:`NxCloudError` and a ``TimeoutError``)
         whose ``last`` is the last result. Errors of ``verify`` propagate as they are.
+
+        Args:
+            request_id: The id that :meth:`init` returned.
+            timeout: Seconds to wait in all before raising :class:`WaitTimeoutError`.
+            interval: The first pause between two ``verify`` calls, in seconds.
+            max_interval: The longest pause, in seconds.
         """
         request_id = validate_token(request_id, "request_id")
         validate_schedule(timeout, interval, max_interval)

@@ -96,6 +96,11 @@ class InvalidInputError(NxCloudError, ValueError):
     """An argument is invalid; raised before anything is sent.
 
     ``field`` names the offending argument (``"phone"``, ``"user_ip"``, ...).
+
+    Args:
+        field: The argument's name, kept as ``field``.
+        problem: What is wrong with it, kept as ``problem``; the message is
+            ``"field: problem"``.
     """
 
     def __init__(self, field: str, problem: str) -> None:
@@ -119,6 +124,10 @@ class WaitTimeoutError(NxCloudError, TimeoutError):
     ``last`` is the last :class:`VerifyResult` (``last.status`` is usually
     ``PENDING``: the phone has not opened the url yet). The login may still end
     later: :meth:`AsyncOtaClient.verify` it again, or wait for the callback.
+
+    Args:
+        last: The last result ``wait`` received, kept as ``last``.
+        timeout: The seconds ``wait`` was given, kept as ``timeout``.
     """
 
     def __init__(self, last: VerifyResult, timeout: float) -> None:
@@ -135,6 +144,11 @@ class TransportError(NxCloudError):
 
     ``action`` is ``"init"`` or ``"verify"``; ``attempts`` counts the requests the
     call tried, retries included.
+
+    Args:
+        message: What failed, in words.
+        action: ``"init"`` or ``"verify"``, kept as ``action``.
+        attempts: Requests the call sent, retries included, kept as ``attempts``.
     """
 
     def __init__(self, message: str, *, action: str, attempts: int = 1) -> None:
@@ -161,6 +175,15 @@ class RequestMaybeSentError(TransportError):
     For ``init`` this means a (billed) login may have started: it is never retried
     blindly. ``phone_masked`` and ``ts`` (the timestamp of the last attempt, in ms)
     identify the attempt for reconciliation.
+
+    Args:
+        message: What failed, in words.
+        action: ``"init"`` or ``"verify"``, kept as ``action``.
+        attempts: Requests the call sent, retries included, kept as ``attempts``.
+        phone_masked: The login's phone number, masked (``init`` only; ``None``
+            for ``verify``).
+        ts: The ``ts`` header of the last attempt, in milliseconds (``init``
+            only; ``None`` for ``verify``).
     """
 
     def __init__(
@@ -183,6 +206,12 @@ class ProtocolError(NxCloudError):
     ``status_code`` is the HTTP status and ``excerpt`` a short, printable start of
     the body (for example a gateway's HTML error page), with anything that looks
     like a phone number masked.
+
+    Args:
+        problem: What is wrong with the answer, in words (``"not JSON"``, ...).
+        status_code: The answer's HTTP status.
+        excerpt: The start of the body; phone-like numbers in it are masked
+            before it is kept.
     """
 
     def __init__(self, problem: str, *, status_code: int, excerpt: str) -> None:
@@ -200,6 +229,15 @@ class UnreadableAnswerError(RequestMaybeSentError, ProtocolError):
     :class:`ProtocolError` (``status_code`` and ``excerpt`` show what came back:
     a gateway's 502 page, a body that is not JSON, a ``code`` that is not an
     integer, a redirect). Never retried.
+
+    Args:
+        problem: What is wrong with the answer, in words.
+        status_code: The answer's HTTP status.
+        excerpt: The start of the body, kept as given: mask it first.
+        action: The call, ``"init"``: no other call raises it.
+        attempts: Requests the call sent, retries included.
+        phone_masked: The login's phone number, masked.
+        ts: The ``ts`` header of the attempt, in milliseconds.
     """
 
     def __init__(
@@ -242,6 +280,13 @@ class ApiError(NxCloudError):
 
     ``str(error)`` masks anything in ``msg`` that looks like a phone number;
     ``msg`` itself is kept as received.
+
+    Every subclass takes the same two arguments; the client picks the class
+    from ``code``.
+
+    Args:
+        code: The envelope's non-zero ``code``.
+        msg: The envelope's ``msg``, as received.
     """
 
     def __init__(self, code: int, msg: str) -> None:

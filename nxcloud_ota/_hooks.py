@@ -23,9 +23,17 @@ E = TypeVar("E")
 
 @attrs.frozen
 class AttemptEvent:
-    """One request sent (or tried): ``action`` ("init"/"verify"), ``attempt`` (1-based),
-    ``code`` (the envelope's, ``None`` without one), ``outcome`` (a short text:
-    ``"code=0"``, ``"ReadTimeout"``, ...), ``elapsed`` seconds, ``phone_masked``."""
+    """One request sent (or tried).
+
+    Args:
+        action: ``"init"`` or ``"verify"``.
+        attempt: Which request of the call it was, from 1.
+        code: The envelope's ``code``; ``None`` without an envelope.
+        outcome: A short text: ``"code=0"``, ``"ReadTimeout"``, ...
+        elapsed: Seconds the request took.
+        phone_masked: The masked phone number of an ``init``; ``None`` for
+            ``verify``.
+    """
 
     action: str
     attempt: int
@@ -37,8 +45,15 @@ class AttemptEvent:
 
 @attrs.frozen
 class RetryEvent:
-    """A retry about to wait: after ``attempt`` of ``action`` ("init"/"verify") failed
-    with ``reason``, wait ``wait`` s."""
+    """A retry about to wait: after ``attempt`` of ``action`` failed with ``reason``,
+    the call waits ``wait`` seconds.
+
+    Args:
+        action: ``"init"`` or ``"verify"``.
+        attempt: The request that failed, from 1.
+        reason: What failed: ``"code 2206"``, ``"ConnectError"``, ...
+        wait: Seconds before the next request.
+    """
 
     action: str
     attempt: int
@@ -48,8 +63,12 @@ class RetryEvent:
 
 @attrs.frozen
 class ThrottleEvent:
-    """The provider answered 2206 to ``action`` ("init"/"verify"); ``rate`` is the
-    limiter's rate now (``None``: unknown)."""
+    """The provider answered 2206 (too frequent) to a request.
+
+    Args:
+        action: ``"init"`` or ``"verify"``.
+        rate: The limiter's rate now, in requests per second; ``None``: unknown.
+    """
 
     action: str
     rate: float | None
@@ -57,7 +76,12 @@ class ThrottleEvent:
 
 @attrs.frozen
 class ClockEvent:
-    """The correction applied to ``ts`` changed to ``offset_ms``."""
+    """The correction applied to ``ts`` changed.
+
+    Args:
+        offset_ms: The new correction, in milliseconds (see
+            :attr:`AsyncOtaClient.clock_offset_ms`).
+    """
 
     offset_ms: int
 

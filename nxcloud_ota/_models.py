@@ -30,6 +30,9 @@ class VerifyStatus(str, enum.Enum):
     >>> status = VerifyStatus("EXPIRED")
     >>> status.value, status.is_known, status.is_final, status is VerifyStatus.PENDING
     ('EXPIRED', False, True, False)
+
+    Args:
+        value: The status as the API writes it (``"SUCCESS"``, ...).
     """
 
     SUCCESS = "SUCCESS"
@@ -114,7 +117,11 @@ class InitResult:
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> InitResult:
-        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing."""
+        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing.
+
+        Args:
+            data: The ``data`` object of the API's answer, as decoded from JSON.
+        """
         return cls(request_id=_require_str(data, "requestId"), url=_require_str(data, "url"))
 
 
@@ -144,7 +151,11 @@ class VerifyResult:
 
     @classmethod
     def from_data(cls, data: Mapping[str, object]) -> VerifyResult:
-        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing."""
+        """Parse the envelope's ``data`` object; ``ValueError`` if a field is missing.
+
+        Args:
+            data: The ``data`` object of the API's answer, as decoded from JSON.
+        """
         raw = _require_str(data, "status")
         try:
             status = VerifyStatus(raw)  # one it does not know is kept, not refused

@@ -46,11 +46,19 @@ class RateLimiter(Protocol):
         ...
 
     def on_success(self, ticket: int) -> None:
-        """The provider answered the request of ``ticket``, and not with 2206."""
+        """The provider answered the request of ``ticket``, and not with 2206.
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
+        """
         ...
 
     def on_throttle(self, ticket: int) -> None:
-        """The provider answered the request of ``ticket`` with 2206 (too frequent)."""
+        """The provider answered the request of ``ticket`` with 2206 (too frequent).
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
+        """
         ...
 
 
@@ -188,7 +196,11 @@ class AdaptiveRateLimiter:
         return self._generation
 
     def on_success(self, ticket: int) -> None:
-        """Count a success and let the rate grow (``growth`` per second, relatively)."""
+        """Count a success and let the rate grow (``growth`` per second, relatively).
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
+        """
         self._successes.add()
         if self._rate is not None and (self.max_rate is None or self._rate < self.max_rate):
             self._rate += self.growth
@@ -196,7 +208,11 @@ class AdaptiveRateLimiter:
                 self._rate = min(self._rate, self.max_rate)
 
     def on_throttle(self, ticket: int) -> None:
-        """A 2206: lower the rate, unless the request was sent before the last decrease."""
+        """A 2206: lower the rate, unless the request was sent before the last decrease.
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
+        """
         self.throttled += 1
         if ticket != self._generation:
             return
@@ -218,13 +234,18 @@ class AdaptiveRateLimiter:
 class RetryBudget:
     """Allow retries up to ``ratio`` of the first attempts of the last ``window``
     seconds, plus ``min_per_second`` retries a second whatever the traffic.
-    ``clock`` is monotonic time in seconds.
 
     >>> budget = RetryBudget(ratio=0.1, min_per_second=0, window=10, clock=lambda: 0.0)
     >>> for _ in range(20):
     ...     budget.record_request()
     >>> budget.try_spend(), budget.try_spend(), budget.try_spend()
     (True, True, False)
+
+    Args:
+        ratio: Retries allowed per first attempt.
+        min_per_second: Retries a second allowed whatever the traffic.
+        window: Seconds over which attempts and retries are counted.
+        clock: Monotonic time in seconds.
     """
 
     def __init__(

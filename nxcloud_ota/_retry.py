@@ -112,6 +112,10 @@ class RetryPolicy:
 
         >>> RetryPolicy().backoff(3, 0.5)   # half of min(8, 0.5 * 2**2)
         1.0
+
+        Args:
+            retry_number: Which retry, from 1.
+            rand: A number in [0, 1): the share of the ceiling to wait.
         """
         ceiling = min(self.max_wait, self.initial_wait * 2.0 ** (retry_number - 1))
         return rand * ceiling

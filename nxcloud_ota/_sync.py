@@ -54,6 +54,33 @@ class OtaClient:
     ``transport``, an ``http_client`` or a ``rate_limiter`` (objects bound to the
     parent's connections) raises :class:`EventLoopError` in the child instead;
     create such a client in the child (Celery: in ``worker_process_init``).
+
+    Args:
+        access_key: The account's access key (``accessKey``).
+        access_secret: The account's secret; it signs requests, is never sent, and
+            never appears in a ``repr``, a log line or an error.
+        app_key: The OTA application's key (``appkey``).
+        base_url: The API host; ``https``, except for this machine and ``*.test``.
+        algorithm: The signature's hash, ``"md5"`` or ``"sha256"``.
+        timeout: Seconds for each request, or an :class:`httpx.Timeout` for each
+            phase; ``None`` waits forever. Refused beside ``http_client``.
+        retry: What is retried, how often and how long (:class:`RetryPolicy`);
+            ``None``: the defaults.
+        transport: An :class:`httpx.AsyncBaseTransport` to send through; by
+            default an :class:`AiohttpTransport`.
+        http_client: An :class:`httpx.AsyncClient` of yours to send through,
+            instead of ``transport``; :meth:`close` leaves it open.
+        rate_limiter: Paces every call; by default an
+            :class:`AdaptiveRateLimiter`.
+        clock: Wall time in seconds, for the ``ts`` header.
+        sleep: Waits between retries and for the rate limiter (a coroutine
+            function, run on the client's loop).
+        random: Numbers in [0, 1) for the jitter of waits.
+        monotonic: Time for deadlines and durations.
+        allow_insecure_http: Permit a plain ``http`` ``base_url`` on another
+            machine, which sends signed requests unencrypted.
+        hooks: Callbacks on attempts, retries, throttling and clock corrections
+            (:class:`Hooks`); ``None``: no hooks.
     """
 
     def __init__(
@@ -117,7 +144,17 @@ class OtaClient:
         rate_limiter: RateLimiter | None = None,
         hooks: Hooks | None = None,
     ) -> OtaClient:
-        """Create a client from the variables :meth:`AsyncOtaClient.from_env` reads."""
+        """Create a client from the variables :meth:`AsyncOtaClient.from_env` reads.
+
+        Args:
+            environ: Where to read the variables; ``None``: ``os.environ``.
+            timeout: As for the constructor.
+            retry: As for the constructor.
+            transport: As for the constructor.
+            http_client: As for the constructor.
+            rate_limiter: As for the constructor.
+            hooks: As for the constructor.
+        """
         access_key, access_secret, app_key, base_url = credentials_from_env(environ)
         return cls(
             access_key=access_key,
@@ -169,12 +206,21 @@ class OtaClient:
             runner.stop(self._async.aclose())
 
     def init(self, phone: str, user_ip: str) -> InitResult:
-        """Start a login; see :meth:`AsyncOtaClient.init` (billed, never retried blindly)."""
+        """Start a login; see :meth:`AsyncOtaClient.init` (billed, never retried blindly).
+
+        Args:
+            phone: The number the user typed, with its country code.
+            user_ip: The public IP address of the user's phone, as your server sees it.
+        """
         runner, client = self._ready()
         return runner.run(client.init(phone=phone, user_ip=user_ip))
 
     def verify(self, request_id: str) -> VerifyResult:
-        """Return the state of the login ``request_id``; see :meth:`AsyncOtaClient.verify`."""
+        """Return the state of the login ``request_id``; see :meth:`AsyncOtaClient.verify`.
+
+        Args:
+            request_id: The id that :meth:`init` returned.
+        """
         runner, client = self._ready()
         return runner.run(client.verify(request_id))
 
@@ -190,6 +236,12 @@ class OtaClient:
 
         Raises :class:`WaitTimeoutError` (also a ``TimeoutError``) after ``timeout``
         seconds, with the last result as ``last``.
+
+        Args:
+            request_id: The id that :meth:`init` returned.
+            timeout: Seconds to wait in all before raising :class:`WaitTimeoutError`.
+            interval: The first pause between two ``verify`` calls, in seconds.
+            max_interval: The longest pause, in seconds.
         """
         runner, client = self._ready()
         return runner.run(
@@ -210,6 +262,12 @@ class OtaClient:
         is read lazily on the client's loop thread. The logins keep running while
         your loop body does; leaving the loop early (or ``close()`` on the
         iterator) cancels the calls still in flight.
+
+        Args:
+            items: ``(phone, user_ip)`` pairs or :class:`InitRequest` objects.
+            concurrency: The most calls in flight at once.
+            ordered: Yield in input order instead of as calls complete.
+            stats: A :class:`BulkStats` to keep current, for progress reports.
         """
         runner, client = self._ready()
 

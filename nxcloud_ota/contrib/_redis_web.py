@@ -55,6 +55,10 @@ class RedisLoginStore:
 
     Errors of Redis are raised: a login that cannot be looked up is not asked
     about. The Redis client (``decode_responses`` either way) is yours to close.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client.
+        prefix: The start of every key; give each application its own.
     """
 
     def __init__(self, redis: Redis, *, prefix: str = "nxcloud:") -> None:
@@ -68,12 +72,21 @@ class RedisLoginStore:
         return f"{self.prefix}login:{request_id}"
 
     async def save(self, login: StartedLogin, ttl: float) -> None:
-        """Keep ``login`` for ``ttl`` seconds."""
+        """Keep ``login`` for ``ttl`` seconds.
+
+        Args:
+            login: The login to keep.
+            ttl: Seconds to keep it.
+        """
         value = json.dumps({"phone": login.phone, "status": login.status.value})
         await self._redis.set(self._key(login.request_id), value, px=math.ceil(ttl * 1000))
 
     async def get(self, request_id: str) -> StartedLogin | None:
-        """The login kept under ``request_id``, or ``None``."""
+        """The login kept under ``request_id``, or ``None``.
+
+        Args:
+            request_id: The id of the login.
+        """
         raw = await self._redis.get(self._key(request_id))
         if raw is None:
             return None
@@ -81,7 +94,11 @@ class RedisLoginStore:
         return StartedLogin(request_id, fields["phone"], VerifyStatus(fields["status"]))
 
     async def discard(self, request_id: str) -> None:
-        """Forget ``request_id``."""
+        """Forget ``request_id``.
+
+        Args:
+            request_id: The id of the login.
+        """
         await self._redis.delete(self._key(request_id))
 
 
@@ -97,6 +114,14 @@ class RedisBudgets:
     memory, for ``retry_after`` seconds before trying Redis again: an outage
     loosens the budgets to one per process, it does not stop logins. The Redis
     client is yours to close.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client (``decode_responses`` either way).
+        prefix: The start of every key; give each application its own.
+        retry_after: Seconds to count in memory after Redis failed before trying
+            it again.
+        clock: Seconds for the events' times, instead of the Redis server's
+            clock; for tests.
     """
 
     def __init__(
@@ -119,7 +144,12 @@ class RedisBudgets:
 
     async def spend(self, key: str, limit: Limit) -> float:
         """Count one event for ``key`` if ``limit`` allows it (see
-        :class:`~nxcloud_ota.contrib.web.Budgets`)."""
+        :class:`~nxcloud_ota.contrib.web.Budgets`).
+
+        Args:
+            key: What is counted.
+            limit: The budget of ``key``.
+        """
         if time.monotonic() < self._down_until:
             return await self._fallback.spend(key, limit)
         now = "" if self._clock is None else repr(self._clock())

@@ -83,6 +83,30 @@ class RedisRateLimiter:
     a local :class:`~nxcloud_ota.AdaptiveRateLimiter` for ``retry_after``
     seconds before trying Redis again, so an outage of Redis slows logins down
     but does not fail them. The Redis client is not closed by :meth:`aclose`.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client (``decode_responses`` either way);
+            yours to close.
+        account: Names the shared state; the account's access key will do. Not
+            empty.
+        max_rate: A fixed ceiling in requests per second, applied from the start;
+            ``None``: unlimited until the first 2206.
+        min_rate: The floor of the learnt rate, in requests per second.
+        decrease: The factor applied to the shared rate on a fresh 2206 (between
+            0 and 1).
+        growth: What each success adds to the shared rate, in requests per second.
+        window: Seconds over which successes are counted (> 0).
+        ttl: Idle seconds after which Redis forgets the state (> 0).
+        flush_interval: The longest wait, in seconds, before counted successes
+            are sent to Redis.
+        retry_after: Seconds to pace locally after Redis failed before trying it
+            again.
+        late_after: Seconds past its slot after which a caller takes a new slot
+            rather than send.
+        prefix: The start of the state's key; ``None``: ``nxcloud:{account}:``.
+        clock: Seconds for the schedule; ``None``: the Redis server's clock.
+        sleep: Waits until a slot.
+        random: Numbers in [0, 1) that jitter the slots.
     """
 
     def __init__(
@@ -188,7 +212,11 @@ class RedisRateLimiter:
         return -1 - await self._fallback.acquire()
 
     def on_success(self, ticket: int) -> None:
-        """Count a success; it reaches Redis within ``flush_interval`` seconds."""
+        """Count a success; it reaches Redis within ``flush_interval`` seconds.
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
+        """
         if ticket < 0:
             self._fallback.on_success(-1 - ticket)
             return
@@ -203,6 +231,9 @@ class RedisRateLimiter:
 
         A ticket older than the generation already seen, or one being reported,
         costs no round trip.
+
+        Args:
+            ticket: What :meth:`acquire` returned for that request.
         """
         self.throttled += 1
         if ticket < 0:

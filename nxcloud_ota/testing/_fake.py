@@ -89,6 +89,30 @@ class FakeNxCloud:
     ``access_key``, ``access_secret`` and ``app_key`` are the default account and
     app (``FAKE_ACCESS_KEY``, ``FAKE_ACCESS_SECRET``, ``FAKE_APP_KEY``); ``seed``
     makes the calls that ``fail_rate`` fails the same on every run.
+
+    Args:
+        access_key: The default account's access key.
+        access_secret: The default account's secret.
+        app_key: The default application's key (enabled and priced).
+        balance: The logins the default account can pay for (each accepted
+            ``init`` debits one; then 9908); ``None``: unlimited.
+        rate: API calls per second allowed before 2206 (a token bucket);
+            ``None``: no limit.
+        burst: The bucket's size; ``None``: ``rate`` rounded down, at least 1.
+        fail_rate: The share of API calls answered 99 at random, in [0, 1].
+        latency: Seconds every API call waits before its answer.
+        clock_offset_ms: How far the simulator's clock is from ``clock``, in
+            milliseconds (for timestamp checks and the ``Date`` header).
+        record_ttl: Seconds a login is kept; ``verify`` of an older one answers
+            2205.
+        callback_url: Where the status callback is POSTed; ``None``: nowhere.
+        auto_open: Seconds after ``init`` at which every phone opens its url by
+            itself; ``None``: only when someone opens it.
+        seed: Makes the random failures of ``fail_rate`` repeatable.
+        clock: Wall time in seconds.
+        sleep: Waits for ``latency`` and ``auto_open``.
+        callback_transport: The :class:`httpx.AsyncBaseTransport` the callback
+            goes through; ``None``: the network.
     """
 
     access_key: str = FAKE_ACCESS_KEY
@@ -153,15 +177,29 @@ class FakeNxCloud:
         """Make opening the url of a login for ``phone`` end in ``status`` (default SUCCESS).
 
         ``PENDING`` leaves such logins pending for good, as if the carrier never answered.
+
+        Args:
+            phone: The phone number, as the login's ``init`` gives it.
+            status: The status to end in, a :class:`~nxcloud_ota.VerifyStatus` or
+                its name.
         """
         self._state.logins.outcomes[phone] = VerifyStatus(status)
 
     def fail_next(self, n: int, code: int = 99) -> None:
-        """Answer ``code`` to the next ``n`` API calls, before any other check."""
+        """Answer ``code`` to the next ``n`` API calls, before any other check.
+
+        Args:
+            n: How many calls.
+            code: The envelope code to answer (99: a transient system error).
+        """
         self._state.faults.fail_next(n, code)
 
     def drop_next(self, n: int) -> None:
-        """Give no answer at all to the next ``n`` API calls (the connection drops)."""
+        """Give no answer at all to the next ``n`` API calls (the connection drops).
+
+        Args:
+            n: How many calls.
+        """
         self._state.faults.drop_next(n)
 
     def _wall(self) -> float:
@@ -176,6 +214,9 @@ class FakeNxCloud:
 
         Raises ``ValueError`` if ``url`` is not a login url of this simulator and
         ``LookupError`` if the login is unknown or has expired.
+
+        Args:
+            url: The ``url`` that ``init`` returned.
         """
         path = httpx.URL(url).path
         if not path.startswith(LOGIN_PATH):

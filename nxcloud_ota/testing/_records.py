@@ -19,6 +19,9 @@ class RecordedHeaders(Mapping[str, str]):
     ``headers["accessKey"]`` and ``headers["accesskey"]`` are the same entry; the
     ``sign`` header's value is replaced by ``"<redacted>"``. Iteration yields the
     names in lower case, as ASGI delivers them. The first of repeated headers wins.
+
+    Args:
+        items: ``(name, value)`` pairs, in the order received.
     """
 
     __slots__ = ("_items",)
@@ -48,9 +51,13 @@ class RecordedHeaders(Mapping[str, str]):
 class RecordedRequest:
     """One API call the simulator received, for tests to inspect.
 
-    ``action`` is ``"init"`` or ``"verify"`` (from the path), ``body`` the raw bytes,
-    ``code`` the envelope code answered (``None`` when the call was dropped) and
-    ``received_at`` a :func:`time.monotonic` reading taken when it arrived.
+    Args:
+        action: ``"init"`` or ``"verify"``, from the path.
+        path: The request's path.
+        headers: The headers it carried, ``sign`` redacted.
+        body: The raw body.
+        code: The envelope code answered; ``None`` when the call was dropped.
+        received_at: A :func:`time.monotonic` reading taken when it arrived.
     """
 
     action: str

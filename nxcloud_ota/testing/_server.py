@@ -69,11 +69,15 @@ async def _run(server: uvicorn.Server) -> None:
 async def serve(fake: FakeNxCloud, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve ``fake`` with uvicorn as a task of the running loop; yield its base URL.
 
-    ``host`` is the address to bind; ``port=0`` picks a free port: the URL carries
-    the one actually bound, e.g. ``"http://127.0.0.1:54321"``. The server shuts
-    down when the block exits. Raises ``OSError`` if it cannot bind,
-    ``TimeoutError`` if it does not start within 10 s, and ``ModuleNotFoundError``
-    without uvicorn.
+    The URL carries the port actually bound, e.g. ``"http://127.0.0.1:54321"``.
+    The server shuts down when the block exits. Raises ``OSError`` if it cannot
+    bind, ``TimeoutError`` if it does not start within 10 s, and
+    ``ModuleNotFoundError`` without uvicorn.
+
+    Args:
+        fake: The simulator to serve.
+        host: The address to bind.
+        port: The port to bind; 0 picks a free one.
     """
     server = _server(fake, host, port, "warning")
     task = asyncio.create_task(_run(server))
@@ -102,6 +106,11 @@ def serve_in_thread(fake: FakeNxCloud, host: str = "127.0.0.1", port: int = 0) -
     The simulator's state is shared with the calling thread; its mutations are
     guarded by a lock, so tests may configure it and inspect ``fake.requests``
     while it serves.
+
+    Args:
+        fake: The simulator to serve.
+        host: The address to bind.
+        port: The port to bind; 0 picks a free one.
     """
     server = _server(fake, host, port, "warning")
     failures: list[BaseException] = []
@@ -136,6 +145,12 @@ def run_server(
 
     Raises ``OSError`` if the address cannot be bound and ``ModuleNotFoundError``
     without uvicorn.
+
+    Args:
+        fake: The simulator to serve.
+        host: The address to bind.
+        port: The port to bind.
+        log_level: uvicorn's log level (``"info"`` logs every request).
     """
     server = _server(fake, host, port, log_level)
     try:

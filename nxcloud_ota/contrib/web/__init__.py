@@ -61,4 +61,7 @@ __all__ = [
 ]
 
 HIDE_QUERY_STRINGS = _logs.HIDE_QUERY_STRINGS
-"""The one instance to add (``addFilter`` adds it once per logger, however often called)."""
+"""The one instance to add (``addFilter`` adds it once per logger, however often called).
+
+:meta hide-value:
+"""

@@ -44,6 +44,11 @@ class TrustedProxies:
     >>> trusted = TrustedProxies.parse("10.0.0.0/8, 127.0.0.1")
     >>> ipaddress.ip_address("10.1.2.3") in trusted, ipaddress.ip_address("8.8.8.8") in trusted
     (True, False)
+
+    Args:
+        networks: The trusted networks (a single address is a ``/32`` or
+            ``/128`` network); empty: trust nobody. :meth:`parse` makes them
+            from text.
     """
 
     networks: tuple[IPNetwork, ...] = ()
@@ -55,6 +60,9 @@ class TrustedProxies:
 
         Raises :class:`InvalidInputError` (field ``trusted_proxies``) on an entry
         that is neither.
+
+        Args:
+            spec: ``"10.0.0.0/8, 127.0.0.1"``, or the entries one by one.
         """
         items = spec.split(",") if isinstance(spec, str) else spec
         networks: list[IPNetwork] = []
@@ -102,6 +110,12 @@ def client_ip(
     Raises :class:`InvalidInputError` naming ``user_ip`` when the connection has
     no IP address (a Unix socket), or ``X-Forwarded-For`` when a trusted hop
     passed on something that is not an address.
+
+    Args:
+        peer: The address of the connection's other end, as the web framework
+            gives it (``a.b.c.d``, ``[v6]:port``, ...); ``None`` for a Unix socket.
+        forwarded_for: The values of every ``X-Forwarded-For`` header, in order.
+        trusted: The proxies whose header is believed; by default none.
     """
     address = _parse_address(peer) if peer else None
     if address is None:
@@ -128,6 +142,10 @@ def address_key(user_ip: str, ipv6_prefix: int = 64) -> str:
     ('203.0.113.7', '2001:db8:1:2::/64')
 
     Raises :class:`InvalidInputError` naming ``user_ip`` for anything else.
+
+    Args:
+        user_ip: An IPv4 or IPv6 address.
+        ipv6_prefix: The length of the network an IPv6 address is counted by.
     """
     address = _parse_address(user_ip)
     if address is None:

@@ -22,6 +22,10 @@ class Limit:
 
     >>> Limit(5, 600)  # five per ten minutes
     Limit(count=5, period=600)
+
+    Args:
+        count: Events allowed in the window (>= 1).
+        period: The window's length in seconds (> 0).
     """
 
     count: int = attrs.field(validator=ge(1))
@@ -34,6 +38,10 @@ class BudgetExceededError(NxCloudError):
     ``scope`` names the budget (``"address"``, ``"phone"`` or ``"verify"``) and
     ``retry_after`` the seconds until it allows one more. Web backends answer it
     with 429 and ``Retry-After`` (see :func:`error_reply`).
+
+    Args:
+        scope: The budget's name, kept as ``scope``.
+        retry_after: Seconds until it allows one more, kept as ``retry_after``.
     """
 
     def __init__(self, scope: str, retry_after: float) -> None:
@@ -51,7 +59,12 @@ class Budgets(Protocol):
 
     async def spend(self, key: str, limit: Limit) -> float:
         """Count one event for ``key`` if ``limit`` allows it and return ``0.0``;
-        otherwise count nothing and return the seconds until it would allow one."""
+        otherwise count nothing and return the seconds until it would allow one.
+
+        Args:
+            key: What is counted (``"phone:<digest>"``, ``"address:<ip>"``, ...).
+            limit: The budget of ``key``.
+        """
         ...
 
 
@@ -73,7 +86,10 @@ class MemoryBudgets:
     """Budgets of one process, each key a log of its events in the window.
 
     Memory is bounded by the live keys: a key is forgotten ``period`` seconds
-    after its last event. ``clock`` (seconds) exists for tests.
+    after its last event.
+
+    Args:
+        clock: Monotonic time in seconds; exists for tests.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -84,7 +100,12 @@ class MemoryBudgets:
         return f"MemoryBudgets(keys={len(self._logs)})"
 
     async def spend(self, key: str, limit: Limit) -> float:
-        """Count one event for ``key`` if ``limit`` allows it (see :class:`Budgets`)."""
+        """Count one event for ``key`` if ``limit`` allows it (see :class:`Budgets`).
+
+        Args:
+            key: What is counted.
+            limit: The budget of ``key``.
+        """
         now = self._clock()
         log = self._logs.get(key) or deque()
         while log and log[0] <= now - limit.period:

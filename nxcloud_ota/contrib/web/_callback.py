@@ -26,6 +26,13 @@ class CallbackReply:
     ``status``, adding ``headers`` (``Retry-After`` when a budget refused to
     ask ``verify`` now). Record ``confirmed`` for ``request_id`` when it is not
     ``None``: it is ``verify``'s final answer, never the callback's unsigned claim.
+
+    Args:
+        status: The HTTP status to answer the provider with.
+        text: The body to answer with, ``"success"`` or ``"error"``.
+        request_id: The callback's ``requestId``; ``None`` for a malformed one.
+        confirmed: The final status ``verify`` gave; ``None``: nothing to record.
+        headers: Headers to add to the answer.
     """
 
     status: int
@@ -54,6 +61,10 @@ async def receive_callback(client: AsyncOtaClient, query: Mapping[str, str]) -> 
     about logins this application started, once at a time.
 
     Logs name the ``requestId``, the statuses and the masked phone number.
+
+    Args:
+        client: The client that asks ``verify``.
+        query: The callback's query parameters, as the web framework parsed them.
     """
     event = parse_callback(query)
     if isinstance(event, CallbackReply):

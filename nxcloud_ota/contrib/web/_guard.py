@@ -39,19 +39,24 @@ PER_ADDRESS = Limit(20, 60.0)
 class LoginPolicy:
     """The settings of a :class:`LoginGuard`; the defaults suit a login form.
 
-    - ``per_phone``, ``per_address``: budgets on starting logins (each a billed
-      ``init``), per phone number and per client address (an IPv6 address
-      counted by its ``/ipv6_prefix`` network).
-    - ``verify_share``: the share of the account's rate that ``verify`` calls
-      driven by callbacks and status polls may take, per second; the rest is
-      left to ``init``. The account's rate is the client's rate limiter's
-      current rate when it has one (learnt from 2206 answers, or its
-      ``max_rate``), else ``account_rate``.
-    - ``pending_ttl``: how long this process reuses an answer of ``verify``
-      (``PENDING`` above all) for further polls and callbacks of that login
-      (0: not at all).
-    - ``login_ttl``: how long a started login is kept while pending;
-      ``final_ttl``: how long its final status is kept once ``verify`` gave it.
+    Args:
+        per_phone: The budget on starting logins (each a billed ``init``) per
+            phone number.
+        per_address: The budget on starting logins per client address (an
+            IPv6 address counted by its ``/ipv6_prefix`` network).
+        ipv6_prefix: The length of the IPv6 network counted as one address
+            (1 to 128).
+        verify_share: The share of the account's rate that ``verify`` calls
+            driven by callbacks and status polls may take, per second (above 0,
+            at most 1); the rest is left to ``init``.
+        account_rate: The account's rate in requests per second, used when the
+            client's rate limiter has no current rate of its own (learnt from
+            2206 answers, or its ``max_rate``).
+        pending_ttl: Seconds this process reuses an answer of ``verify``
+            (``PENDING`` above all) for further polls and callbacks of that
+            login (0: not at all).
+        login_ttl: Seconds a started login is kept while pending.
+        final_ttl: Seconds a login's final status is kept once ``verify`` gave it.
     """
 
     per_phone: Limit = PER_PHONE
@@ -91,7 +96,17 @@ class LoginGuard:
     :class:`~nxcloud_ota.contrib.redis.RedisBudgets` and
     :class:`~nxcloud_ota.contrib.redis.RedisLoginStore` every process shares
     them. The one-``verify``-at-a-time rule and the ``PENDING`` cache are per
-    process. ``clock`` (seconds) exists for tests.
+    process.
+
+    Args:
+        client: The client that sends ``init`` and ``verify``.
+        store: Where started logins are kept; by default a
+            :class:`MemoryLoginStore`.
+        budgets: Where the budgets are counted; by default a
+            :class:`MemoryBudgets`.
+        policy: The budgets and times to live (:class:`LoginPolicy`).
+        clock: Monotonic time in seconds, for the ``PENDING`` cache; exists for
+            tests.
     """
 
     client: AsyncOtaClient
@@ -113,6 +128,11 @@ class LoginGuard:
         when a budget refuses, both before anything is sent; then whatever
         ``init`` raises. A start counts against both budgets once they let it
         through, whatever ``init`` answers.
+
+        Args:
+            phone: The number the user typed, with its country code.
+            user_ip: The end user's IP address (see :func:`client_ip`); an IPv6
+                address is budgeted by its ``/ipv6_prefix`` network.
         """
         request = InitRequest(phone=phone, user_ip=user_ip)
         policy = self.policy
@@ -137,6 +157,9 @@ class LoginGuard:
         would exceed its share; nothing is sent in those cases. A login the
         provider has forgotten raises :class:`RecordNotFoundError` once, and is
         forgotten here too.
+
+        Args:
+            request_id: The id that :meth:`start` returned.
         """
         request_id = validate_token(request_id, "request_id")
         login = await self.store.get(request_id)
@@ -152,6 +175,10 @@ class LoginGuard:
         A callback for any other login is acknowledged (``success``) and
         ignored; one refused by the ``verify`` budget is answered 429 ``error``
         with ``Retry-After``.
+
+        Args:
+            query: The callback's query parameters, as the web framework parsed
+                them.
         """
         event = parse_callback(query)
         if isinstance(event, CallbackReply):

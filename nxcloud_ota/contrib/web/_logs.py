@@ -23,12 +23,20 @@ class HideQueryStrings(logging.Filter):
     ...     '"%s %s HTTP/1.1" %d', ("POST", "/cb?phone=8615800001795", 200), None)
     >>> HIDE_QUERY_STRINGS.filter(record), record.getMessage()
     (True, '"POST /cb HTTP/1.1" 200')
+
+    Args:
+        name: Inherited from :class:`logging.Filter` and not used: every record
+            is rewritten, whichever logger it comes from.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Cut query strings from the record's arguments, or from its message if it
         has none (so a formatter that reads the arguments, as uvicorn's does, still
-        finds them); keep the record."""
+        finds them); keep the record.
+
+        Args:
+            record: The log record, rewritten in place.
+        """
         args = record.args
         if isinstance(args, tuple) and args:
             record.args = tuple(_cut(arg) for arg in args)

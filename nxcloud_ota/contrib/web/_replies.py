@@ -26,7 +26,15 @@ _NOT_FOUND = "no such login, or it has expired"
 @attrs.frozen
 class ErrorReply:
     """What to answer for an error: an HTTP ``status``, a JSON ``body`` and
-    ``headers`` to add (``Retry-After`` on a 429)."""
+    ``headers`` to add (``Retry-After`` on a 429).
+
+    Args:
+        status: The HTTP status.
+        body: The JSON body: ``error`` (a fixed code), ``detail`` (words for a
+            person) and, by error, ``field``, ``code``, ``scope`` or
+            ``retry_after``.
+        headers: Headers to add to the answer.
+    """
 
     status: int
     body: dict[str, str | int]
@@ -66,6 +74,9 @@ def error_reply(exc: NxCloudError) -> ErrorReply:
 
     >>> error_reply(InvalidInputError("phone", "must be 6-15 digits")).body["field"]
     'phone'
+
+    Args:
+        exc: The error a call of the package raised.
     """
     if isinstance(exc, InvalidInputError):
         return ErrorReply(422, {"error": "invalid_input", "field": exc.field, "detail": str(exc)})

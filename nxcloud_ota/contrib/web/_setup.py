@@ -28,6 +28,13 @@ async def open_login_guard(
     ``nxcloud:{app_key}:``, shared by every process of the app pointing there;
     its connections close on exit. Without it, both
     live in this process's memory. Needs the ``redis`` extra only with a URL.
+
+    Args:
+        client: The client the guard sends through.
+        redis_url: A Redis URL (``redis://host:6379/0``); ``None``: memory only.
+        policy: The budgets and times to live; ``None``: the defaults of
+            :class:`LoginPolicy`.
+        store: Where started logins are kept, instead of Redis or memory.
     """
     async with AsyncExitStack() as stack:
         budgets: Budgets = MemoryBudgets()

@@ -23,6 +23,11 @@ class StartedLogin:
 
     >>> StartedLogin("989d535f", "8615800001795").phone  # masked in the repr
     '8615800001795'
+
+    Args:
+        request_id: The id ``init`` returned.
+        phone: The number the login was started for, normalised.
+        status: The last status ``verify`` gave.
     """
 
     request_id: str
@@ -34,6 +39,9 @@ class UnknownLoginError(NxCloudError, LookupError):
     """A ``request_id`` this application did not start, or has forgotten.
 
     Nothing was asked of the provider. Web backends answer it with 404.
+
+    Args:
+        request_id: The id asked about, kept as ``request_id``.
     """
 
     def __init__(self, request_id: str) -> None:
@@ -53,22 +61,36 @@ class LoginStore(Protocol):
     """
 
     async def save(self, login: StartedLogin, ttl: float) -> None:
-        """Keep ``login`` (replacing what is kept under its ``request_id``) for ``ttl`` seconds."""
+        """Keep ``login`` (replacing what is kept under its ``request_id``) for ``ttl`` seconds.
+
+        Args:
+            login: The login to keep.
+            ttl: Seconds to keep it.
+        """
         ...
 
     async def get(self, request_id: str) -> StartedLogin | None:
-        """The login kept under ``request_id``, or ``None`` if none is (any more)."""
+        """The login kept under ``request_id``, or ``None`` if none is (any more).
+
+        Args:
+            request_id: The id of the login.
+        """
         ...
 
     async def discard(self, request_id: str) -> None:
-        """Forget ``request_id`` (the provider no longer knows it)."""
+        """Forget ``request_id`` (the provider no longer knows it).
+
+        Args:
+            request_id: The id of the login.
+        """
         ...
 
 
 class MemoryLoginStore:
     """A :class:`LoginStore` in this process's memory; expired logins are swept.
 
-    ``clock`` (seconds) exists for tests.
+    Args:
+        clock: Monotonic time in seconds, for the times to live; exists for tests.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -78,13 +100,26 @@ class MemoryLoginStore:
         return f"MemoryLoginStore(logins={len(self._logins)})"
 
     async def save(self, login: StartedLogin, ttl: float) -> None:
-        """Keep ``login`` for ``ttl`` seconds."""
+        """Keep ``login`` for ``ttl`` seconds.
+
+        Args:
+            login: The login to keep.
+            ttl: Seconds to keep it.
+        """
         self._logins.put(login.request_id, login, ttl)
 
     async def get(self, request_id: str) -> StartedLogin | None:
-        """The login kept under ``request_id``, or ``None``."""
+        """The login kept under ``request_id``, or ``None``.
+
+        Args:
+            request_id: The id of the login.
+        """
         return self._logins.get(request_id)
 
     async def discard(self, request_id: str) -> None:
-        """Forget ``request_id``."""
+        """Forget ``request_id``.
+
+        Args:
+            request_id: The id of the login.
+        """
         self._logins.pop(request_id)
