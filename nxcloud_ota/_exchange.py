@@ -322,7 +322,15 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
             if len(response.content) > limit:
                 raise too_large(limit)
             return response.content
-        decoder = BodyDecoder(response.headers.get("Content-Encoding"), limit=limit)
+        encoding = response.headers.get("Content-Encoding")
+        if encoding is None and isinstance(response.stream, httpx.ByteStream):
+            # Bytes in memory with nothing to undo (our transport's answers): taken
+            # as they are, without httpx's streaming machinery, and still capped.
+            content = b"".join(response.stream)
+            if len(content) > limit:
+                raise too_large(limit)
+            return content
+        decoder = BodyDecoder(encoding, limit=limit)
         size = 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
