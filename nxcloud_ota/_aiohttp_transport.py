@@ -24,6 +24,7 @@ import aiohttp
 import httpx
 
 from ._deadline import within
+from ._decoding import RAW_BODY
 from ._slots import Slots
 
 __all__ = ["AiohttpTransport"]
@@ -135,7 +136,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     response.status,
                     headers=response.raw_headers,
                     stream=httpx.ByteStream(content),
-                    extensions={"http_version": b"HTTP/1.1"},
+                    extensions={"http_version": b"HTTP/1.1", RAW_BODY: content},
                 )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, request) from exc

@@ -13,7 +13,7 @@ import httpx
 from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
 from ._deadline import within
-from ._decoding import ACCEPT_ENCODING, BodyDecoder, UndecodableBody, too_large
+from ._decoding import ACCEPT_ENCODING, RAW_BODY, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
     ApiError,
@@ -322,15 +322,13 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
             if len(response.content) > limit:
                 raise too_large(limit)
             return response.content
-        encoding = response.headers.get("Content-Encoding")
-        if encoding is None and isinstance(response.stream, httpx.ByteStream):
-            # Bytes in memory with nothing to undo (our transport's answers): taken
-            # as they are, without httpx's streaming machinery, and still capped.
-            content = b"".join(response.stream)
-            if len(content) > limit:
+        decoder = BodyDecoder(response.headers.get("Content-Encoding"), limit=limit)
+        raw = response.extensions.get(RAW_BODY)
+        if isinstance(raw, bytes):  # read whole by the transport: no streaming needed
+            if len(raw) > limit:
                 raise too_large(limit)
-            return content
-        decoder = BodyDecoder(encoding, limit=limit)
+            decoder.feed(raw)
+            return decoder.finish()
         size = 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
