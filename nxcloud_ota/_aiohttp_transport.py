@@ -19,13 +19,12 @@ caller decodes it within its cap, never httpx in one go.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 
 import aiohttp
 import httpx
 
 from ._deadline import within
+from ._decoding import RAW_BODY
 from ._slots import Slots
 
 __all__ = ["AiohttpTransport"]
@@ -33,30 +32,23 @@ __all__ = ["AiohttpTransport"]
 _DROP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
 
 
-@contextlib.contextmanager
-def _mapped_errors(request: httpx.Request) -> Iterator[None]:
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise httpx.ConnectTimeout(str(exc), request=request) from exc
-    except aiohttp.ClientConnectorError as exc:  # DNS, refused, TLS: before sending
-        raise httpx.ConnectError(str(exc), request=request) from exc
-    except aiohttp.SocketTimeoutError as exc:
-        raise httpx.ReadTimeout(str(exc), request=request) from exc
-    except aiohttp.ServerDisconnectedError as exc:  # may follow a sent request
-        raise httpx.RemoteProtocolError(
-            str(exc) or "server disconnected", request=request
-        ) from exc
-    except aiohttp.ClientResponseError as exc:
-        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-        raise httpx.ReadError(str(exc), request=request) from exc
-    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
-        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
-    except aiohttp.ClientError as exc:
-        raise httpx.ReadError(str(exc), request=request) from exc
-    except asyncio.TimeoutError as exc:
-        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """The httpx exception that says what an aiohttp failure means for the request."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(str(exc), request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # DNS, refused, TLS: before sending
+        return httpx.ConnectError(str(exc), request=request)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return httpx.ReadTimeout(str(exc), request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):  # may follow a sent request
+        return httpx.RemoteProtocolError(str(exc) or "server disconnected", request=request)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError(str(exc), request=request)
+    if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return httpx.UnsupportedProtocol(str(exc), request=request)
+    if isinstance(exc, aiohttp.ClientError):  # payload, OS errors and the rest
+        return httpx.ReadError(str(exc), request=request)
+    return httpx.ReadTimeout(str(exc) or "timed out", request=request)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -96,6 +88,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.keepalive_expiry = keepalive_expiry
         self._slots = Slots(max_connections)
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self.max_connections})"
@@ -141,32 +134,40 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if not await self._slots.acquire(timeouts.get("pool")):
             raise httpx.PoolTimeout("no free connection", request=request)
         try:
-            with _mapped_errors(request):
-                async with (
-                    within(timeouts.get("read")),
-                    session.request(
-                        request.method,
-                        str(request.url),
-                        data=body or None,
-                        headers=headers,
-                        allow_redirects=False,
-                        timeout=aiohttp.ClientTimeout(
-                            total=None,
-                            sock_connect=timeouts.get("connect"),
-                            sock_read=timeouts.get("read"),
-                        ),
-                    ) as response,
-                ):
-                    content = await self._read_body(response)
-                    # A stream, not content=: httpx would decode content= whole, at once.
-                    return httpx.Response(
-                        response.status,
-                        headers=list(response.raw_headers),
-                        stream=httpx.ByteStream(content),
-                        extensions={"http_version": b"HTTP/1.1"},
-                    )
+            async with (
+                within(timeouts.get("read")),
+                session.request(
+                    request.method,
+                    str(request.url),
+                    data=body or None,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=self._client_timeout(timeouts.get("connect"), timeouts.get("read")),
+                ) as response,
+            ):
+                content = await self._read_body(response)
+                # A stream, not content=: httpx would decode content= whole, at once.
+                return httpx.Response(
+                    response.status,
+                    headers=response.raw_headers,
+                    stream=httpx.ByteStream(content),
+                    extensions={"http_version": b"HTTP/1.1", RAW_BODY: content},
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _mapped(exc, request) from exc
         finally:
             self._slots.release()
+
+    def _client_timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for these values, made once (they rarely change)."""
+        key = (connect, read)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            if len(self._timeouts) >= 32:  # values that keep changing: do not hoard them
+                self._timeouts.clear()
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+            self._timeouts[key] = timeout
+        return timeout
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.max_body_bytes

@@ -17,12 +17,11 @@ __all__ = ["within"]
 
 if sys.version_info >= (3, 11):
 
-    @contextlib.asynccontextmanager
-    async def within(seconds: float | None) -> AsyncIterator[None]:
+    def within(seconds: float | None) -> contextlib.AbstractAsyncContextManager[object]:
         """Raise :class:`asyncio.TimeoutError` if the block runs longer than
         ``seconds`` (``None``: no bound)."""
-        async with asyncio.timeout(None if seconds is None else max(seconds, 0.0)):
-            yield
+        # asyncio.timeout itself, not wrapped in a generator: it is entered on every attempt.
+        return asyncio.timeout(None if seconds is None else max(seconds, 0.0))
 
 else:  # pragma: no cover - measured by the test run on Python 3.10
 

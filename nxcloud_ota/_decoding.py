@@ -20,6 +20,7 @@ import zlib
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "RAW_BODY",
     "BodyDecoder",
     "UndecodableBody",
     "parse_content_encoding",
@@ -29,6 +30,10 @@ __all__ = [
 ACCEPT_ENCODING = "identity"
 """What requests ask for: the answers are a few hundred bytes, not worth compressing.
 A server that compresses anyway is still decoded, within the cap."""
+
+RAW_BODY = "nxcloud_ota.raw_body"
+"""The response extension in which a transport that read the body whole hands it
+over, as it came (still encoded), so that it is decoded here without streaming it."""
 
 _WBITS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 _MAX_LAYERS = 4

@@ -15,7 +15,7 @@ import httpx
 from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
 from ._deadline import within
-from ._decoding import ACCEPT_ENCODING, BodyDecoder, UndecodableBody, too_large
+from ._decoding import ACCEPT_ENCODING, RAW_BODY, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
     ApiError,
@@ -346,6 +346,12 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
                 raise too_large(limit)
             return response.content
         decoder = BodyDecoder(response.headers.get("Content-Encoding"), limit=limit)
+        raw = response.extensions.get(RAW_BODY)
+        if isinstance(raw, bytes):  # read whole by the transport: no streaming needed
+            if len(raw) > limit:
+                raise too_large(limit)
+            decoder.feed(raw)
+            return decoder.finish()
         size = 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
