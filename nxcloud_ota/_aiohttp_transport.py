@@ -30,6 +30,9 @@ from ._slots import Slots
 __all__ = ["AiohttpTransport"]
 
 _DROP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
+_MAX_HEADERS = 128
+"""Header fields accepted in an answer (the API sends about ten): newer aiohttp
+releases refuse more themselves, older ones do not."""
 
 
 def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -145,6 +148,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     timeout=self._client_timeout(timeouts.get("connect"), timeouts.get("read")),
                 ) as response,
             ):
+                if len(response.raw_headers) > _MAX_HEADERS:
+                    response.close()
+                    raise httpx.RemoteProtocolError(
+                        f"the response has {len(response.raw_headers)} header fields, "
+                        f"over the {_MAX_HEADERS} accepted",
+                        request=request,
+                    )
                 content = await self._read_body(response)
                 # A stream, not content=: httpx would decode content= whole, at once.
                 return httpx.Response(

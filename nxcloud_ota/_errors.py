@@ -217,7 +217,7 @@ class ProtocolError(NxCloudError):
     def __init__(self, problem: str, *, status_code: int, excerpt: str) -> None:
         self.problem = problem
         self.status_code = status_code
-        self.excerpt = _masked(excerpt)  # a gateway's page may echo the request's phone
+        self.excerpt: str = _masked(excerpt)  # a gateway's page may echo the request's phone
         super().__init__(f"{problem} (HTTP {status_code}): {self.excerpt!r}")
 
 
@@ -254,7 +254,7 @@ class UnreadableAnswerError(RequestMaybeSentError, ProtocolError):
         # The two bases take different arguments: set every attribute here.
         self.problem = problem
         self.status_code = status_code
-        self.excerpt = excerpt
+        self.excerpt: str = excerpt
         self.action = action
         self.attempts = attempts
         self.phone_masked = phone_masked
