@@ -10,14 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Protocol
 
-__all__ = ["within"]
+__all__ = ["Deadline", "within"]
+
+
+class Deadline(Protocol):
+    """The bound of a running :func:`within` block, which may be moved."""
+
+    def reschedule(self, when: float | None) -> None:
+        """End the block at ``when`` (the running loop's time) instead; ``None``:
+        no bound."""
 
 
 if sys.version_info >= (3, 11):
 
-    def within(seconds: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+    def within(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Deadline]:
         """Raise :class:`asyncio.TimeoutError` if the block runs longer than
         ``seconds`` (``None``: no bound)."""
         # asyncio.timeout itself, not wrapped in a generator: it is entered on every attempt.
@@ -25,28 +34,41 @@ if sys.version_info >= (3, 11):
 
 else:  # pragma: no cover - measured by the test run on Python 3.10
 
-    @contextlib.asynccontextmanager
-    async def within(seconds: float | None) -> AsyncIterator[None]:
+    class within:  # a function on the other versions
         """Raise :class:`asyncio.TimeoutError` if the block runs longer than
         ``seconds`` (``None``: no bound)."""
-        if seconds is None:
-            yield
-            return
-        task = asyncio.current_task()
-        assert task is not None  # only ever entered from a task
-        expired = False
 
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
+        def __init__(self, seconds: float | None) -> None:
+            self._seconds = seconds
+            self._expired = False
+            self._handle: asyncio.TimerHandle | None = None
+            self._task: asyncio.Task[object] | None = None
 
-        handle = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
-        try:
-            yield
-        except asyncio.CancelledError:
-            if expired:
+        async def __aenter__(self) -> within:
+            self._task = asyncio.current_task()
+            if self._seconds is not None:
+                loop = asyncio.get_running_loop()
+                self.reschedule(loop.time() + max(self._seconds, 0.0))
+            return self
+
+        def reschedule(self, when: float | None) -> None:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            if when is not None:
+                self._handle = asyncio.get_running_loop().call_at(when, self._expire)
+
+        def _expire(self) -> None:
+            self._expired = True
+            assert self._task is not None  # only ever entered from a task
+            self._task.cancel()
+
+        async def __aexit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> None:
+            self.reschedule(None)
+            if exc_type is asyncio.CancelledError and self._expired:
                 raise asyncio.TimeoutError from None
-            raise
-        finally:
-            handle.cancel()

@@ -14,7 +14,7 @@ import httpx
 
 from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
-from ._deadline import within
+from ._deadline import Deadline, within
 from ._decoding import ACCEPT_ENCODING, RAW_BODY, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
@@ -219,9 +219,15 @@ class Exchange:
         hand the signed headers and body to another server. A 3xx comes back as
         an answer, for :func:`decode_response` to refuse.
         """
-        bound = self._attempt_bound(call)
+        timeouts = call.request.extensions.get("timeout") or self.http.timeout.as_dict()
         try:
-            async with within(bound):
+            async with within(self._attempt_bound(call, timeouts)) as deadline:
+                read = timeouts.get("read")
+                if read is not None:
+                    call.request.extensions = {
+                        **call.request.extensions,
+                        "trace": self._once_sending(call, deadline, read),
+                    }
                 response = await self.http.send(
                     call.request, auth=self.auth, stream=True, follow_redirects=False
                 )
@@ -239,15 +245,37 @@ class Exchange:
             self._raise_transport(call, exc)
         return response.status_code, response.headers.get("Date"), content
 
-    def _attempt_bound(self, call: _Call) -> float | None:
-        """How long this attempt may take: the pool wait plus the read timeout,
-        and never past the call's deadline."""
-        timeouts = call.request.extensions.get("timeout") or self.http.timeout.as_dict()
-        read, pool = timeouts.get("read"), timeouts.get("pool")
-        bounds = [] if read is None or pool is None else [read + pool]
+    def _attempt_bound(self, call: _Call, timeouts: Mapping[str, float | None]) -> float | None:
+        """How long this attempt may take before its request goes out: the pool
+        wait, the connection and the read timeout, never past the call's deadline.
+        Once the request goes out, :meth:`_once_sending` cuts it to the read timeout."""
+        phases = [timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")]
+        bounds = [sum(p for p in phases if p is not None)] if None not in phases else []
         if call.deadline_at is not None:
             bounds.append(call.deadline_at - self.monotonic())
         return min(bounds, default=None)
+
+    def _once_sending(
+        self, call: _Call, deadline: Deadline, read: float
+    ) -> Callable[[str, Mapping[str, object]], Awaitable[None]]:
+        """A ``trace`` callback (httpx's request extension, which httpx's own
+        transport calls) that bounds the rest of the attempt by the read timeout
+        from the moment the request starts going out: a pool wait or a connection
+        may take their own timeouts first, the server no longer than ``read``.
+        (The default transport bounds itself the same way.)"""
+        loop = asyncio.get_running_loop()
+        limit = (
+            None
+            if call.deadline_at is None
+            else loop.time() + call.deadline_at - (self.monotonic())
+        )
+
+        async def trace(event: str, info: Mapping[str, object]) -> None:
+            if event.endswith(".send_request_headers.started"):
+                when = loop.time() + read
+                deadline.reschedule(when if limit is None else min(when, limit))
+
+        return trace
 
     def _raise_transport(self, call: _Call, exc: httpx.RequestError) -> NoReturn:
         call.outcome = type(exc).__name__
