@@ -34,9 +34,14 @@ if sys.version_info >= (3, 11):
 
 else:  # pragma: no cover - measured by the test run on Python 3.10
 
-    class within:  # a function on the other versions
+    def within(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Deadline]:
         """Raise :class:`asyncio.TimeoutError` if the block runs longer than
         ``seconds`` (``None``: no bound)."""
+        return _Within(seconds)
+
+    class _Within:
+        """What ``asyncio.timeout`` does on 3.11: cancel the task at the deadline and
+        turn that cancellation (and only that one) into a timeout."""
 
         def __init__(self, seconds: float | None) -> None:
             self._seconds = seconds
@@ -44,7 +49,7 @@ else:  # pragma: no cover - measured by the test run on Python 3.10
             self._handle: asyncio.TimerHandle | None = None
             self._task: asyncio.Task[object] | None = None
 
-        async def __aenter__(self) -> within:
+        async def __aenter__(self) -> _Within:
             self._task = asyncio.current_task()
             if self._seconds is not None:
                 loop = asyncio.get_running_loop()
