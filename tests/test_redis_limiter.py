@@ -466,6 +466,7 @@ async def test_options_are_checked(conn: redis_asyncio.Redis, account: str) -> N
 # -- many processes, one account ---------------------------------------------------------
 
 
+@pytest.mark.soak  # half a minute of four processes: once per CI run, not once per Python
 def test_four_processes_share_the_account_limit(redis_url: str, account: str) -> None:
     """4 fresh processes x 500 initiations at a 200/s limit, a CPU-bound process competing:
     shared pacing starts every login, keeps 2206 under 5%, and beats per-process pacing of
