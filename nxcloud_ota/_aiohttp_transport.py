@@ -11,19 +11,25 @@ distinction that matters for a billed call: could the request have been sent?
 - disconnect, reset, bad answer -> ``httpx.RemoteProtocolError`` / ``httpx.ReadError``
 - read timeout                  -> ``httpx.ReadTimeout``
 
-Header names go out exactly as the request spells them (``accessKey``, not
-``accesskey``). The body comes back as it was on the wire, still encoded: the
+Like httpx's own transport, it calls a request's ``trace`` extension once it
+holds a connection and is about to write the request, with the event
+``http11.send_request_headers.started``: the client's rate limiter grants the
+request its turn there. Header names go out exactly as the request spells them
+(``accessKey``, not ``accesskey``). The body comes back as it was on the wire, still encoded: the
 caller decodes it within its cap, never httpx in one go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 import httpx
+from aiohttp.connector import Connection
 
-from ._deadline import within
+from ._deadline import Deadline, within
 from ._decoding import RAW_BODY
 from ._slots import Slots
 
@@ -33,6 +39,24 @@ _DROP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding", b"c
 _MAX_HEADERS = 128
 """Header fields accepted in an answer (the API sends about ten): newer aiohttp
 releases refuse more themselves, older ones do not."""
+
+
+_AT_SEND: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "nxcloud_ota_at_send", default=None
+)
+"""What to await once the current task's request holds a connection, before it is written."""
+
+
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request, which first awaits :data:`_AT_SEND` when it has one."""
+
+    async def send(self, conn: Connection) -> aiohttp.ClientResponse:
+        """Write the request on ``conn``, once :data:`_AT_SEND` (if set) returns."""
+        at_send = _AT_SEND.get()
+        if at_send is not None:
+            _AT_SEND.set(None)  # once, even if aiohttp sends again on another connection
+            await at_send()
+        return await super().send(conn)
 
 
 def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -69,6 +93,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     connection slot is held, connecting, sending and reading the whole answer
     take at most the request's ``read`` timeout, however slowly the server
     dribbles; past it, ``httpx.ReadTimeout``. Redirects are never followed.
+
+    A request's ``trace`` extension (as httpx's own transport knows it) is
+    called once, with ``http11.send_request_headers.started``, when the request
+    holds a connection and is about to be written; the read timeout starts again
+    when it returns, so a callback that waits (a rate limiter granting the
+    request its turn) does not eat into it.
 
     Args:
         max_connections: The most connections in use at once (>= 1);
@@ -115,7 +145,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ssl=httpx.create_ssl_context(),
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                request_class=_Request,
             )
         return self._session
 
@@ -136,36 +169,39 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # Not asyncio.wait_for: it can drop a cancellation or keep a slot (see _slots).
         if not await self._slots.acquire(timeouts.get("pool")):
             raise httpx.PoolTimeout("no free connection", request=request)
+        read = timeouts.get("read")
+        trace = request.extensions.get("trace")
         try:
-            async with (
-                within(timeouts.get("read")),
-                session.request(
+            async with within(read) as deadline:
+                if trace is not None:
+                    _AT_SEND.set(_at_send(trace, request, deadline, read))
+                async with session.request(
                     request.method,
                     str(request.url),
                     data=body or None,
                     headers=headers,
                     allow_redirects=False,
-                    timeout=self._client_timeout(timeouts.get("connect"), timeouts.get("read")),
-                ) as response,
-            ):
-                if len(response.raw_headers) > _MAX_HEADERS:
-                    response.close()
-                    raise httpx.RemoteProtocolError(
-                        f"the response has {len(response.raw_headers)} header fields, "
-                        f"over the {_MAX_HEADERS} accepted",
-                        request=request,
+                    timeout=self._client_timeout(timeouts.get("connect"), read),
+                ) as response:
+                    if len(response.raw_headers) > _MAX_HEADERS:
+                        response.close()
+                        raise httpx.RemoteProtocolError(
+                            f"the response has {len(response.raw_headers)} header fields, "
+                            f"over the {_MAX_HEADERS} accepted",
+                            request=request,
+                        )
+                    content = await self._read_body(response)
+                    # A stream, not content=: httpx would decode content= whole, at once.
+                    return httpx.Response(
+                        response.status,
+                        headers=response.raw_headers,
+                        stream=httpx.ByteStream(content),
+                        extensions={"http_version": b"HTTP/1.1", RAW_BODY: content},
                     )
-                content = await self._read_body(response)
-                # A stream, not content=: httpx would decode content= whole, at once.
-                return httpx.Response(
-                    response.status,
-                    headers=response.raw_headers,
-                    stream=httpx.ByteStream(content),
-                    extensions={"http_version": b"HTTP/1.1", RAW_BODY: content},
-                )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, request) from exc
         finally:
+            _AT_SEND.set(None)
             self._slots.release()
 
     def _client_timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
@@ -197,3 +233,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _at_send(
+    trace: Callable[[str, Mapping[str, object]], Awaitable[None]],
+    request: httpx.Request,
+    deadline: Deadline,
+    read: float | None,
+) -> Callable[[], Awaitable[None]]:
+    """Call ``trace`` as httpx's own transport does right before it writes the
+    request, with the read bound off meanwhile and restarted after."""
+
+    async def at_send() -> None:
+        deadline.reschedule(None)
+        await trace("http11.send_request_headers.started", {"request": request})
+        if read is not None:
+            deadline.reschedule(asyncio.get_running_loop().time() + read)
+
+    return at_send

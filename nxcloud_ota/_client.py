@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import attrs
 import httpx
@@ -28,6 +29,9 @@ from ._signing import ALGORITHMS, Algorithm
 from ._validation import is_local_host, validate_token
 from ._wait import backoff_delays, poll_until_final, validate_schedule
 from ._warmup import open_connections
+
+if TYPE_CHECKING:
+    from ._aiohttp_transport import AiohttpTransport
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncOtaClient", "credentials_from_env"]
 
@@ -121,7 +125,11 @@ class AsyncOtaClient:
             given (its headers, cookies, hooks), but never follows a redirect.
         rate_limiter: Paces every call of the client; by default an
             :class:`AdaptiveRateLimiter` that learns the provider's limit from its
-            2206 answers. Share one between clients to share the limit.
+            2206 answers. Share one between clients to share the limit. With
+            the default transport (or ``httpx.AsyncHTTPTransport``), a request
+            takes its turn once its connection is open, right before it is
+            written, if the limiter has a ``rate`` (not ``None``): see
+            :doc:`/scaling`.
         clock: Wall time in seconds, for the ``ts`` header.
         sleep: Waits between retries and for the rate limiter.
         random: Numbers in [0, 1) for the jitter of waits.
@@ -180,6 +188,7 @@ class AsyncOtaClient:
                 self._transport = AiohttpTransport()
             self._http = CookielessAsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
+        ours = self._aiohttp_transport() is not None
         self._exchange = Exchange(
             http=self._http,
             base_url=self.base_url,
@@ -195,6 +204,9 @@ class AsyncOtaClient:
             random=self._random,
             hooks=self.hooks,
             owned_http=self._owns_http,
+            # Transports known to call a request's trace right before writing it.
+            pace_at_send=ours or type(self._transport) is httpx.AsyncHTTPTransport,
+            transport_bounds_read=ours,
         )
 
     @classmethod
@@ -312,10 +324,11 @@ class AsyncOtaClient:
     async def warm_up(self, *, connections: int = 10) -> int:
         """Open ``connections`` connections to the API host ahead of the first calls;
         return how many answered. Unsigned ``HEAD`` requests to ``base_url``: nothing
-        billed or rate limited. Without it a cold process connects as its first
-        paced requests leave, and they reach the provider late and bunched (see
-        :doc:`/scaling`). Call it at start-up, with the ``concurrency`` you will use
-        (the default pool grows to it). An unreachable host is logged, not raised.
+        billed or rate limited. It saves the first calls the time of connecting;
+        pacing does not need it, since a request takes its turn of the rate limit
+        once its connection is open (see :doc:`/scaling`). Call it at start-up,
+        with the ``concurrency`` you will use (the default pool grows to it). An
+        unreachable host is logged, not raised.
 
         Args:
             connections: How many connections to open at once (>= 1).
@@ -328,12 +341,19 @@ class AsyncOtaClient:
 
     def _grow_pool(self, connections: int) -> None:
         """Let the default transport's pool hold ``connections`` at once."""
+        transport = self._aiohttp_transport()
+        if transport is not None:
+            transport.grow_to(connections)
+
+    def _aiohttp_transport(self) -> AiohttpTransport | None:
+        """The transport, if it is an :class:`AiohttpTransport`."""
         # Not loaded: the transport cannot be an AiohttpTransport (nor need aiohttp).
         if "nxcloud_ota._aiohttp_transport" in sys.modules:
             from ._aiohttp_transport import AiohttpTransport  # noqa: PLC0415
 
             if isinstance(self._transport, AiohttpTransport):
-                self._transport.grow_to(connections)
+                return self._transport
+        return None
 
     async def init(self, phone: str, user_ip: str) -> InitResult:
         """Start a login for ``phone`` from the end user's ``user_ip``.

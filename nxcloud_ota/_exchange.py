@@ -28,6 +28,7 @@ from ._errors import (
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
 from ._httpclient import RequestTemplate
 from ._httperrors import for_init, from_httpx_error
+from ._pacing import SendGate
 from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
 from ._signing import Algorithm
@@ -87,7 +88,16 @@ class Exchange:
     ``build_request`` then merges each action's request once, not once a call."""
     timeout: httpx.Timeout | None = None
     """Timeouts of this exchange's requests; ``None``: the ``http`` client's own."""
+    pace_at_send: bool = False
+    """True when ``http``'s transport calls a request's ``trace`` extension with
+    ``*.send_request_headers.started`` once it holds a connection, right before it
+    writes the request (httpx's own transport and :class:`AiohttpTransport` do):
+    a limited rate is then applied there, when the request really leaves."""
+    transport_bounds_read: bool = False
+    """True when ``http``'s transport itself bounds connecting, sending and reading
+    by the read timeout (:class:`AiohttpTransport` does)."""
     budget: RetryBudget = attrs.field(init=False)
+    gate: SendGate = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
     urls: dict[str, httpx.URL] = attrs.field(init=False)
     requests: dict[str, RequestTemplate] = attrs.field(init=False)
@@ -104,6 +114,7 @@ class Exchange:
             algorithm=self.algorithm,
             clock_ms=self.now_ms,
         )
+        self.gate = SendGate(lambda: getattr(self.limiter, "rate", None))
         # Parsed once: parsing a URL string costs more than the rest of building a request.
         self.urls = {action: httpx.URL(f"{self.base_url}/api/ota/{action}") for action in _HEADERS}
         self.requests = {
@@ -186,29 +197,38 @@ class Exchange:
     async def _attempt(self, call: _Call, parse: Callable[[Mapping[str, object]], T]) -> T:
         """One attempt: wait for the limiter, send, decode, and learn from the answer."""
         started = self.monotonic()
-        call.code, call.outcome = None, "no answer"
-        ticket = await self.limiter.acquire()
+        call.code, call.outcome, call.ticket = None, "no answer", None
+        if self.pace_at_send and getattr(self.limiter, "rate", None) is not None:
+            # Its turn comes once it has a connection (see _at_send); meanwhile its
+            # ts ages, so only so many may be signed and wait (see SendGate).
+            await self.gate.enter()
+            call.waiting_for_turn = True
+        else:
+            call.ticket = await self.limiter.acquire()
         try:
-            sent_at = self.clock()
+            call.sent_at = self.clock()
             status, date, content = await self._send(call)
             received_at = self.clock()
             try:
                 result = decode_response(status, content, parse)
             except ApiError as exc:
                 call.code, call.outcome = exc.code, f"code={exc.code}"
-                self._learn(call, exc, ticket, date=date, sent_at=sent_at, received_at=received_at)
+                self._learn(call, exc, date=date, received_at=received_at)
                 raise
             except ProtocolError as exc:
                 call.outcome = f"invalid envelope, HTTP {status}"
                 self._raise_for_action(call, exc)
                 raise
             call.code, call.outcome = 0, "code=0"
-            self._learn(call, None, ticket, date=date, sent_at=sent_at, received_at=received_at)
+            self._learn(call, None, date=date, received_at=received_at)
             return result
         except TransportError as exc:
             exc.attempts = call.attempts.count  # this call's requests so far, this one included
             raise
         finally:
+            if call.waiting_for_turn:  # failed before its turn came
+                call.waiting_for_turn = False
+                self.gate.leave()
             self._report(call, self.monotonic() - started)
 
     async def _send(self, call: _Call) -> tuple[int, str | None, bytes]:
@@ -223,10 +243,10 @@ class Exchange:
         try:
             async with within(self._attempt_bound(call, timeouts)) as deadline:
                 read = timeouts.get("read")
-                if read is not None:
+                if call.waiting_for_turn or (read is not None and not self.transport_bounds_read):
                     call.request.extensions = {
                         **call.request.extensions,
-                        "trace": self._once_sending(call, deadline, read),
+                        "trace": self._at_send(call, deadline, read),
                     }
                 response = await self.http.send(
                     call.request, auth=self.auth, stream=True, follow_redirects=False
@@ -248,32 +268,45 @@ class Exchange:
     def _attempt_bound(self, call: _Call, timeouts: Mapping[str, float | None]) -> float | None:
         """How long this attempt may take before its request goes out: the pool
         wait, the connection and the read timeout, never past the call's deadline.
-        Once the request goes out, :meth:`_once_sending` cuts it to the read timeout."""
+        Once the request goes out, :meth:`_at_send` cuts it to the read timeout."""
         phases = [timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")]
         bounds = [sum(p for p in phases if p is not None)] if None not in phases else []
         if call.deadline_at is not None:
             bounds.append(call.deadline_at - self.monotonic())
         return min(bounds, default=None)
 
-    def _once_sending(
-        self, call: _Call, deadline: Deadline, read: float
+    def _at_send(
+        self, call: _Call, deadline: Deadline, read: float | None
     ) -> Callable[[str, Mapping[str, object]], Awaitable[None]]:
-        """A ``trace`` callback (httpx's request extension, which httpx's own
-        transport calls) that bounds the rest of the attempt by the read timeout
-        from the moment the request starts going out: a pool wait or a connection
-        may take their own timeouts first, the server no longer than ``read``.
-        (The default transport bounds itself the same way.)"""
+        """A ``trace`` callback (httpx's request extension) for the moment the
+        request, connected, is about to go out:
+
+        - if the request waits for its turn, the rate limiter grants it now (the
+          attempt's bound is off meanwhile: nothing is sent while it waits);
+        - from then on the attempt takes at most ``read`` seconds: a pool wait or
+          a connection may take their own timeouts first, the server no longer
+          than ``read``.
+        """
         loop = asyncio.get_running_loop()
         limit = (
-            None
-            if call.deadline_at is None
-            else loop.time() + call.deadline_at - (self.monotonic())
+            None if call.deadline_at is None else loop.time() + call.deadline_at - self.monotonic()
         )
 
         async def trace(event: str, info: Mapping[str, object]) -> None:
-            if event.endswith(".send_request_headers.started"):
-                when = loop.time() + read
-                deadline.reschedule(when if limit is None else min(when, limit))
+            if not event.endswith(".send_request_headers.started"):
+                return
+            if call.waiting_for_turn:
+                deadline.reschedule(None)
+                try:
+                    call.ticket = await self.limiter.acquire()
+                finally:
+                    call.waiting_for_turn = False
+                    self.gate.leave()
+                call.sent_at = self.clock()
+            ends = [] if limit is None else [limit]
+            if read is not None:
+                ends.append(loop.time() + read)
+            deadline.reschedule(min(ends, default=None))
 
         return trace
 
@@ -302,21 +335,16 @@ class Exchange:
         return for_init(exc, phone_masked=call.phone_masked, ts=call.request.headers.get("ts"))
 
     def _learn(
-        self,
-        call: _Call,
-        error: ApiError | None,
-        ticket: int,
-        *,
-        date: str | None,
-        sent_at: float,
-        received_at: float,
+        self, call: _Call, error: ApiError | None, *, date: str | None, received_at: float
     ) -> None:
         """Tell the limiter how the answer went; take the provider's clock from it."""
+        ticket, sent_at = call.ticket, call.sent_at or received_at
         if isinstance(error, RateLimitedError):
-            self.limiter.on_throttle(ticket)
+            if ticket is not None:
+                self.limiter.on_throttle(ticket)
             rate = getattr(self.limiter, "rate", None)
             fire(self.hooks.on_throttle, ThrottleEvent(call.action, rate))
-        else:
+        elif ticket is not None:  # None: the transport never asked for the turn
             self.limiter.on_success(ticket)
         if isinstance(error, TimestampExpiredError):
             changed = self.clock_sync.expired(date, sent_at, received_at)
@@ -358,6 +386,12 @@ class _Call:
     deadline_at: float | None = None
     code: int | None = None
     outcome: str = "no answer"
+    ticket: int | None = None
+    """What the rate limiter granted this attempt's turn with; ``None`` before."""
+    waiting_for_turn: bool = False
+    """Admitted by the send gate, its turn to come once it has a connection."""
+    sent_at: float | None = None
+    """Wall time at which the attempt's request went out, as well as known."""
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:

@@ -39,6 +39,12 @@ class RateLimiter(Protocol):
 
     ``acquire`` returns a ticket that the client hands back with the answer, so
     the limiter can tell a fresh signal from a stale one (return 0 if unused).
+
+    A limiter that also has a ``rate`` attribute (requests per second, ``None``
+    while unlimited) is asked for a request's turn once the request holds its
+    connection, right before it is written, when the transport allows it; then
+    only ``rate`` times 5 seconds of requests are signed and waiting at once. A
+    limiter without one is asked before the request is signed.
     """
 
     async def acquire(self) -> int:
