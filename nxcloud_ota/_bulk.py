@@ -102,15 +102,9 @@ def _as_request(item: object) -> InitRequest:
     raise InvalidInputError("item", "must be a (phone, user_ip) pair or an InitRequest")
 
 
-async def _aiter(
-    items: Iterable[BulkItem] | AsyncIterable[BulkItem],
-) -> AsyncGenerator[object, None]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+async def _aiter(items: AsyncIterable[BulkItem]) -> AsyncGenerator[object, None]:
+    async for item in items:
+        yield item
 
 
 async def _one(
@@ -156,7 +150,13 @@ async def run_init_many(
 
     counts = stats if stats is not None else BulkStats()
 
-    source = _aiter(items)
+    # A plain iterable is read with next(): an async generator around it would
+    # cost a step of its own per item.
+    if isinstance(items, AsyncIterable):
+        source, iterator = _aiter(items), None
+    else:
+        source, iterator = None, iter(items)
+    loop = asyncio.get_running_loop()
     in_flight: set[asyncio.Task[InitOutcome]] = set()
     # Each task reports itself here when done: O(1) per completion, where
     # asyncio.wait() over the whole in-flight set would be O(concurrency).
@@ -169,12 +169,16 @@ async def run_init_many(
         while True:
             while not exhausted and len(in_flight) + len(finished) < concurrency:
                 try:
-                    item = await source.__anext__()
-                except StopAsyncIteration:
+                    if iterator is not None:
+                        item: object = next(iterator)
+                    else:
+                        assert source is not None
+                        item = await source.__anext__()
+                except (StopIteration, StopAsyncIteration):
                     exhausted = True
                     break
                 counts.read += 1
-                task = asyncio.ensure_future(_one(init, next_index, item, counts, monotonic))
+                task = loop.create_task(_one(init, next_index, item, counts, monotonic))
                 task.add_done_callback(completed.put_nowait)
                 in_flight.add(task)
                 next_index += 1
@@ -195,4 +199,5 @@ async def run_init_many(
             task.cancel()
         if in_flight:
             await asyncio.wait(in_flight)
-        await source.aclose()
+        if source is not None:
+            await source.aclose()
