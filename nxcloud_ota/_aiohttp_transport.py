@@ -29,7 +29,7 @@ import aiohttp
 import httpx
 from aiohttp.connector import Connection
 
-from ._deadline import Deadline, within
+from ._deadline import ENDS_BY, Deadline, within
 from ._decoding import RAW_BODY
 from ._slots import Slots
 
@@ -121,7 +121,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self.keepalive_expiry = keepalive_expiry
         self._slots = Slots(max_connections)
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self.max_connections})"
@@ -159,6 +159,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request: The request, with its ``timeout`` extension (httpx sets it).
         """
         timeouts = request.extensions.get("timeout", {})
+        pool, read = timeouts.get("pool"), timeouts.get("read")
+        ends_by = request.extensions.get(ENDS_BY)
+        if ends_by is not None:  # the caller's deadline: no wait or read goes past it
+            left = ends_by - asyncio.get_running_loop().time()
+            pool = left if pool is None else min(pool, left)
+            read = left if read is None else min(read, left)
         session = self._get_session()
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -167,21 +173,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         ]
         body = await request.aread()
         # Not asyncio.wait_for: it can drop a cancellation or keep a slot (see _slots).
-        if not await self._slots.acquire(timeouts.get("pool")):
+        if not await self._slots.acquire(pool):
             raise httpx.PoolTimeout("no free connection", request=request)
-        read = timeouts.get("read")
         trace = request.extensions.get("trace")
         try:
+            # The one bound of connecting, sending and reading (aiohttp's own
+            # sock_read would only repeat it, rescheduled at every chunk).
             async with within(read) as deadline:
                 if trace is not None:
-                    _AT_SEND.set(_at_send(trace, request, deadline, read))
+                    _AT_SEND.set(_at_send(trace, request, deadline, timeouts.get("read"), ends_by))
                 async with session.request(
                     request.method,
                     str(request.url),
                     data=body or None,
                     headers=headers,
                     allow_redirects=False,
-                    timeout=self._client_timeout(timeouts.get("connect"), read),
+                    timeout=self._client_timeout(timeouts.get("connect")),
                 ) as response:
                     if len(response.raw_headers) > _MAX_HEADERS:
                         response.close()
@@ -204,22 +211,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             _AT_SEND.set(None)
             self._slots.release()
 
-    def _client_timeout(self, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts for these values, made once (they rarely change)."""
-        key = (connect, read)
-        timeout = self._timeouts.get(key)
+    def _client_timeout(self, connect: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for this value, made once (it rarely changes)."""
+        timeout = self._timeouts.get(connect)
         if timeout is None:
             if len(self._timeouts) >= 32:  # values that keep changing: do not hoard them
                 self._timeouts.clear()
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-            self._timeouts[key] = timeout
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect)
+            self._timeouts[connect] = timeout
         return timeout
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self.max_body_bytes
-        if response.content_length is not None and response.content_length > limit:
-            response.close()  # not read: the connection cannot be reused
-            return b""
+        declared = response.content_length
+        if declared is not None:
+            if declared > limit:
+                response.close()  # not read: the connection cannot be reused
+                return b""
+            return await response.read()  # exactly the declared length
         body = bytearray()
         async for chunk in response.content.iter_any():
             body += chunk
@@ -240,14 +249,18 @@ def _at_send(
     request: httpx.Request,
     deadline: Deadline,
     read: float | None,
+    ends_by: float | None,
 ) -> Callable[[], Awaitable[None]]:
     """Call ``trace`` as httpx's own transport does right before it writes the
-    request, with the read bound off meanwhile and restarted after."""
+    request, with the read bound off meanwhile and restarted after (never past
+    ``ends_by``)."""
 
     async def at_send() -> None:
         deadline.reschedule(None)
         await trace("http11.send_request_headers.started", {"request": request})
+        ends = [] if ends_by is None else [ends_by]
         if read is not None:
-            deadline.reschedule(asyncio.get_running_loop().time() + read)
+            ends.append(asyncio.get_running_loop().time() + read)
+        deadline.reschedule(min(ends, default=None))
 
     return at_send

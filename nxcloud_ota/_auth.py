@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
@@ -45,10 +45,12 @@ class Secret:
 class SigningAuth(httpx.Auth):
     """Stamp a fresh ``ts`` and ``sign`` on every request, right before it is sent.
 
-    The request must carry its ``bizType`` and ``action`` headers, and the same
-    two values in its :data:`SIGNED_AS` extension, where the hook reads them
-    without a header lookup. The signature covers ``request.content``, the exact
-    bytes httpx sends, so the signed text and the body on the wire cannot differ.
+    The request must carry its ``accessKey``, ``bizType`` and ``action`` headers
+    (and ``algorithm`` for SHA-256: the values the hook is made with), and
+    ``action`` and ``bizType`` again in its :data:`SIGNED_AS` extension, where
+    the hook reads them without a header lookup. The signature covers
+    ``request.content``, the exact bytes httpx sends, so the signed text and the
+    body on the wire cannot differ.
     Because httpx runs the auth flow on each ``send``, a retried request is
     re-signed with a new ``ts``.
 
@@ -75,14 +77,24 @@ class SigningAuth(httpx.Auth):
         return f"SigningAuth(access_key={self._access_key!r}, algorithm={self._algorithm!r})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Set ``accessKey``, ``ts``, ``sign`` (and ``algorithm`` for SHA-256)."""
+        """Set ``ts`` and ``sign``."""
+        self.sign(request)
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Set ``ts`` and ``sign`` (without running :meth:`auth_flow` in a wrapper)."""
+        await request.aread()  # the content signed is the content sent
+        self.sign(request)
+        yield request
+
+    def sign(self, request: httpx.Request) -> None:
+        """Stamp ``request`` with a fresh ``ts`` and the ``sign`` over it."""
         action, biz_type = request.extensions[SIGNED_AS]
         headers = request.headers
         ts = str(self._clock_ms())
-        headers["accessKey"] = self._access_key
         headers["ts"] = ts
-        if self._algorithm != "md5":
-            headers["algorithm"] = self._algorithm
         headers["sign"] = compute_sign(
             access_key=self._access_key,
             action=action,
@@ -92,4 +104,3 @@ class SigningAuth(httpx.Auth):
             access_secret=self._secret.reveal(),
             algorithm=self._algorithm,
         )
-        yield request

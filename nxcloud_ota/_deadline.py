@@ -13,7 +13,11 @@ import sys
 from types import TracebackType
 from typing import Protocol
 
-__all__ = ["Deadline", "within"]
+__all__ = ["ENDS_BY", "Deadline", "within"]
+
+ENDS_BY = "nxcloud_ota.ends_by"
+"""A request extension: the event loop's time by which a transport that bounds
+itself (:class:`AiohttpTransport`) must have ended the request, answer read."""
 
 
 class Deadline(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import sys
@@ -14,7 +15,7 @@ import httpx
 
 from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
-from ._deadline import Deadline, within
+from ._deadline import ENDS_BY, Deadline, within
 from ._decoding import ACCEPT_ENCODING, RAW_BODY, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
@@ -94,8 +95,9 @@ class Exchange:
     writes the request (httpx's own transport and :class:`AiohttpTransport` do):
     a limited rate is then applied there, when the request really leaves."""
     transport_bounds_read: bool = False
-    """True when ``http``'s transport itself bounds connecting, sending and reading
-    by the read timeout (:class:`AiohttpTransport` does)."""
+    """True when ``http``'s transport itself bounds the pool wait by the pool
+    timeout, connecting, sending and reading by the read timeout, and the whole
+    by the request's :data:`ENDS_BY` extension (:class:`AiohttpTransport` does)."""
     budget: RetryBudget = attrs.field(init=False)
     gate: SendGate = attrs.field(init=False)
     auth: SigningAuth = attrs.field(init=False)
@@ -117,11 +119,15 @@ class Exchange:
         self.gate = SendGate(lambda: getattr(self.limiter, "rate", None))
         # Parsed once: parsing a URL string costs more than the rest of building a request.
         self.urls = {action: httpx.URL(f"{self.base_url}/api/ota/{action}") for action in _HEADERS}
+        # The signing hook adds ts and sign; the rest is the same for every request.
+        signer = {"accessKey": self.access_key}
+        if self.algorithm != "md5":
+            signer["algorithm"] = self.algorithm
         self.requests = {
             action: RequestTemplate(
                 self.http,
                 self.urls[action],
-                headers,
+                {**headers, **signer},
                 {SIGNED_AS: (headers["action"], headers["bizType"])},
                 merge_per_call=not self.owned_http,
             )
@@ -240,14 +246,16 @@ class Exchange:
         an answer, for :func:`decode_response` to refuse.
         """
         timeouts = call.request.extensions.get("timeout") or self.http.timeout.as_dict()
+        # A transport that bounds the attempt itself is told the call's deadline;
+        # any other is bounded here.
+        bound: contextlib.AbstractAsyncContextManager[Deadline | None] = (
+            _UNBOUNDED
+            if self.transport_bounds_read
+            else within(self._attempt_bound(call, timeouts))
+        )
         try:
-            async with within(self._attempt_bound(call, timeouts)) as deadline:
-                read = timeouts.get("read")
-                if call.waiting_for_turn or (read is not None and not self.transport_bounds_read):
-                    call.request.extensions = {
-                        **call.request.extensions,
-                        "trace": self._at_send(call, deadline, read),
-                    }
+            async with bound as deadline:
+                self._extend(call, deadline, timeouts.get("read"))
                 response = await self.http.send(
                     call.request, auth=self.auth, stream=True, follow_redirects=False
                 )
@@ -257,13 +265,37 @@ class Exchange:
                     self._raise_for_action(call, exc)
                     raise
                 finally:
-                    await response.aclose()
+                    if RAW_BODY not in response.extensions:  # else nothing is held open
+                        await response.aclose()
+                    # httpx's response and its stream refer to each other: a cycle
+                    # that would keep the request and response alive until the
+                    # cycle collector runs. Broken, they are freed at once.
+                    response.stream = _READ
         except asyncio.TimeoutError:
             timeout = httpx.ReadTimeout("no whole answer in time", request=call.request)
             self._raise_transport(call, timeout)
         except httpx.RequestError as exc:
             self._raise_transport(call, exc)
         return response.status_code, response.headers.get("Date"), content
+
+    def _extend(self, call: _Call, deadline: Deadline | None, read: float | None) -> None:
+        """Give this attempt's request the extensions it needs: the ``trace`` that
+        takes its turn or cuts its bound once it leaves (see :meth:`_at_send`),
+        and for a transport that bounds itself, the call's deadline."""
+        if deadline is None:  # the transport bounds itself
+            if call.deadline_at is None and not call.waiting_for_turn:
+                return
+            extensions = dict(call.request.extensions)
+            if call.deadline_at is not None:
+                left = call.deadline_at - self.monotonic()
+                extensions[ENDS_BY] = asyncio.get_running_loop().time() + left
+            if call.waiting_for_turn:
+                extensions["trace"] = self._at_send(call, None, read)
+        elif call.waiting_for_turn or read is not None:
+            extensions = {**call.request.extensions, "trace": self._at_send(call, deadline, read)}
+        else:
+            return
+        call.request.extensions = extensions
 
     def _attempt_bound(self, call: _Call, timeouts: Mapping[str, float | None]) -> float | None:
         """How long this attempt may take before its request goes out: the pool
@@ -276,7 +308,7 @@ class Exchange:
         return min(bounds, default=None)
 
     def _at_send(
-        self, call: _Call, deadline: Deadline, read: float | None
+        self, call: _Call, deadline: Deadline | None, read: float | None
     ) -> Callable[[str, Mapping[str, object]], Awaitable[None]]:
         """A ``trace`` callback (httpx's request extension) for the moment the
         request, connected, is about to go out:
@@ -286,6 +318,8 @@ class Exchange:
         - from then on the attempt takes at most ``read`` seconds: a pool wait or
           a connection may take their own timeouts first, the server no longer
           than ``read``.
+
+        Without ``deadline`` (a transport that bounds itself) only the first.
         """
         loop = asyncio.get_running_loop()
         limit = (
@@ -296,13 +330,16 @@ class Exchange:
             if not event.endswith(".send_request_headers.started"):
                 return
             if call.waiting_for_turn:
-                deadline.reschedule(None)
+                if deadline is not None:
+                    deadline.reschedule(None)
                 try:
                     call.ticket = await self.limiter.acquire()
                 finally:
                     call.waiting_for_turn = False
                     self.gate.leave()
                 call.sent_at = self.clock()
+            if deadline is None:
+                return
             ends = [] if limit is None else [limit]
             if read is not None:
                 ends.append(loop.time() + read)
@@ -394,9 +431,21 @@ class _Call:
     """Wall time at which the attempt's request went out, as well as known."""
 
 
+_UNBOUNDED: contextlib.nullcontext[None] = contextlib.nullcontext()
+_READ = httpx.ByteStream(b"")
+"""What a response's stream becomes once read and closed."""
+
+
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """Read a streamed body and undo its ``Content-Encoding``, refusing one larger
     than ``limit`` bytes, encoded or decoded, without reading or decoding it whole."""
+    raw = response.extensions.get(RAW_BODY)
+    if (
+        isinstance(raw, bytes)
+        and 0 < len(raw) <= limit
+        and response.headers.get("Content-Encoding") is None
+    ):
+        return raw  # read whole by the transport, and not encoded: the common case
     declared = response.headers.get("Content-Length")
     try:
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -408,7 +457,6 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
                 raise too_large(limit)
             return response.content
         decoder = BodyDecoder(response.headers.get("Content-Encoding"), limit=limit)
-        raw = response.extensions.get(RAW_BODY)
         if isinstance(raw, bytes):  # read whole by the transport: no streaming needed
             if len(raw) > limit:
                 raise too_large(limit)

@@ -98,7 +98,9 @@ class RequestTemplate:
         """Return a new request carrying ``body``, ready to be signed and sent."""
         first = self._first
         if first is not None and body:
-            headers = httpx.Headers(first.headers)
+            # With the encoding the template's headers were found to have: a new
+            # Headers would otherwise decode them all again to find it.
+            headers = httpx.Headers(first.headers, encoding=first.headers.encoding)
             headers["Content-Length"] = str(len(body))
             request = httpx.Request(
                 "POST",

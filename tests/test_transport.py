@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 
 import httpx
@@ -162,3 +163,55 @@ async def test_init_many_grows_the_pool_to_its_concurrency() -> None:
         outcomes = [o async for o in c.init_many(items, concurrency=5)]
     assert all(o.ok for o in outcomes)
     assert transport.max_connections == 5
+
+
+async def test_a_deadline_reached_waiting_for_a_connection_says_not_sent() -> None:
+    """A call whose RetryPolicy.deadline passes while it waits for a connection (the
+    pool timeout is longer) fails as not sent, and nothing of it reaches the server."""
+    release = asyncio.Event()
+    arrived = asyncio.Event()
+
+    async def held(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        arrived.set()
+        await release.wait()
+        writer.write(http_response(OK_BODY))
+        await writer.drain()
+
+    async with (
+        serve(held) as server,
+        ota.AsyncOtaClient(
+            access_key=ACCESS_KEY,
+            access_secret=ACCESS_SECRET,
+            app_key=APP_KEY,
+            base_url=server.url,
+            transport=ota.AiohttpTransport(max_connections=1),
+            timeout=httpx.Timeout(60),
+            retry=ota.RetryPolicy(max_attempts=1, deadline=0.2),
+        ) as c,
+    ):
+        patient = c.with_options(retry=ota.RetryPolicy(max_attempts=1, deadline=None))
+        first = asyncio.create_task(patient.init("8615800001795", "203.0.113.7"))
+        await arrived.wait()
+        with pytest.raises(ota.PoolTimeoutError) as info:
+            await c.init("8615800001796", "203.0.113.7")
+        release.set()
+        assert (await first).request_id == "r1"
+    assert not isinstance(info.value, ota.RequestMaybeSentError)
+    assert server.requests == 1
+
+
+async def test_calls_leave_nothing_for_the_cycle_collector() -> None:
+    """Over the default transport, a call's request, response and bookkeeping are
+    freed as soon as it returns (no reference cycle), so bulk runs do not feed the
+    cycle collector."""
+    async with serve(answer_ok) as server, client(server.url) as c:
+        await c.init("8615800001795", "203.0.113.7")  # the pool and caches, made once
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(50):
+                await c.init("8615800001795", "203.0.113.7")
+            garbage = gc.collect()
+        finally:
+            gc.enable()
+    assert garbage == 0
