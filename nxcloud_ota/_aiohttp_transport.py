@@ -100,6 +100,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     when it returns, so a callback that waits (a rate limiter granting the
     request its turn) does not eat into it.
 
+    The client also gives each request the moment its call must end by (its
+    ``RetryPolicy.deadline``), as the event loop's time in the
+    ``nxcloud_ota.ends_by`` extension: neither the wait for a connection (a pool
+    timeout, so "not sent") nor the attempt (a read timeout) goes past it.
+
     Args:
         max_connections: The most connections in use at once (>= 1);
             :meth:`grow_to` raises it.
