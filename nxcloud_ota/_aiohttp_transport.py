@@ -56,6 +56,9 @@ class _Request(aiohttp.ClientRequest):
         if at_send is not None:
             _AT_SEND.set(None)  # once, even if aiohttp sends again on another connection
             await at_send()
+            if conn.protocol is None or not conn.protocol.is_connected():
+                # The server closed the connection while the request waited.
+                raise httpx.ConnectError("the connection closed before the request was sent")
         return await super().send(conn)
 
 
@@ -97,8 +100,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     A request's ``trace`` extension (as httpx's own transport knows it) is
     called once, with ``http11.send_request_headers.started``, when the request
     holds a connection and is about to be written; the read timeout starts again
-    when it returns, so a callback that waits (a rate limiter granting the
-    request its turn) does not eat into it.
+    when it returns, and the time it took is added to the deadline below, so a
+    callback that waits (a rate limiter granting the request its turn) eats into
+    neither. If the server closed the connection meanwhile, the request is not
+    sent: ``httpx.ConnectError``.
 
     The client also gives each request the moment its call must end by (its
     ``RetryPolicy.deadline``), as the event loop's time in the
@@ -258,14 +263,18 @@ def _at_send(
 ) -> Callable[[], Awaitable[None]]:
     """Call ``trace`` as httpx's own transport does right before it writes the
     request, with the read bound off meanwhile and restarted after (never past
-    ``ends_by``)."""
+    ``ends_by``, moved by the time ``trace`` took)."""
 
     async def at_send() -> None:
+        loop = asyncio.get_running_loop()
         deadline.reschedule(None)
+        waited = loop.time()
         await trace("http11.send_request_headers.started", {"request": request})
-        ends = [] if ends_by is None else [ends_by]
+        waited = loop.time() - waited
+        # The callback's wait (for the request's turn) counts against nothing.
+        ends = [] if ends_by is None else [ends_by + waited]
         if read is not None:
-            ends.append(asyncio.get_running_loop().time() + read)
+            ends.append(loop.time() + read)
         deadline.reschedule(min(ends, default=None))
 
     return at_send

@@ -188,7 +188,7 @@ class AsyncOtaClient:
                 self._transport = AiohttpTransport()
             self._http = CookielessAsyncClient(timeout=self.timeout, transport=self._transport)
             self._owns_http = True
-        ours = self._aiohttp_transport() is not None
+        ours = self._aiohttp_transport()
         self._exchange = Exchange(
             http=self._http,
             base_url=self.base_url,
@@ -205,8 +205,9 @@ class AsyncOtaClient:
             hooks=self.hooks,
             owned_http=self._owns_http,
             # Transports known to call a request's trace right before writing it.
-            pace_at_send=ours or type(self._transport) is httpx.AsyncHTTPTransport,
-            transport_bounds_read=ours,
+            pace_at_send=ours is not None or type(self._transport) is httpx.AsyncHTTPTransport,
+            pool_size=None if ours is None else lambda: ours.max_connections,
+            transport_bounds_read=ours is not None,
         )
 
     @classmethod

@@ -29,7 +29,7 @@ from ._errors import (
 from ._hooks import AttemptEvent, ClockEvent, Hooks, ThrottleEvent, fire
 from ._httpclient import RequestTemplate
 from ._httperrors import for_init, from_httpx_error
-from ._pacing import SendGate
+from ._pacing import MAX_SIGNED_WAIT, SendGate, StaleSignature
 from ._ratelimit import RateLimiter, RetryBudget
 from ._retry import Attempts, RetryPolicy, call_with_retries
 from ._signing import Algorithm
@@ -94,6 +94,9 @@ class Exchange:
     ``*.send_request_headers.started`` once it holds a connection, right before it
     writes the request (httpx's own transport and :class:`AiohttpTransport` do):
     a limited rate is then applied there, when the request really leaves."""
+    pool_size: Callable[[], int] | None = None
+    """The most connections ``http``'s transport opens at once, if known: no more
+    requests than that are signed and waiting for their turn."""
     transport_bounds_read: bool = False
     """True when ``http``'s transport itself bounds the pool wait by the pool
     timeout, connecting, sending and reading by the read timeout, and the whole
@@ -116,7 +119,7 @@ class Exchange:
             algorithm=self.algorithm,
             clock_ms=self.now_ms,
         )
-        self.gate = SendGate(lambda: getattr(self.limiter, "rate", None))
+        self.gate = SendGate(self.limited_rate, self.pool_size)
         # Parsed once: parsing a URL string costs more than the rest of building a request.
         self.urls = {action: httpx.URL(f"{self.base_url}/api/ota/{action}") for action in _HEADERS}
         # The signing hook adds ts and sign; the rest is the same for every request.
@@ -141,6 +144,14 @@ class Exchange:
         twin = copy.copy(self)
         twin.policy, twin.timeout = policy, timeout
         return twin
+
+    def limited_rate(self) -> float | None:
+        """The limiter's current rate, requests a second; ``None`` while unlimited
+        or if it does not say."""
+        rate = getattr(self.limiter, "rate", None)
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            return float(rate)
+        return None
 
     def now_ms(self) -> int:
         """The provider's time as we best know it, in milliseconds (for ``ts``)."""
@@ -204,7 +215,7 @@ class Exchange:
         """One attempt: wait for the limiter, send, decode, and learn from the answer."""
         started = self.monotonic()
         call.code, call.outcome, call.ticket = None, "no answer", None
-        if self.pace_at_send and getattr(self.limiter, "rate", None) is not None:
+        if self.pace_at_send and self.limited_rate() is not None:
             # Its turn comes once it has a connection (see _at_send); meanwhile its
             # ts ages, so only so many may be signed and wait (see SendGate).
             await self.gate.enter()
@@ -213,7 +224,14 @@ class Exchange:
             call.ticket = await self.limiter.acquire()
         try:
             call.sent_at = self.clock()
-            status, date, content = await self._send(call)
+            try:
+                status, date, content = await self._send(call)
+            except StaleSignature:
+                # Its turn came too long after it was signed (a long shared queue):
+                # take the next turn first, then sign afresh and send.
+                call.ticket = await self.limiter.acquire()
+                call.sent_at = self.clock()
+                status, date, content = await self._send(call)
             received_at = self.clock()
             try:
                 result = decode_response(status, content, parse)
@@ -279,22 +297,25 @@ class Exchange:
         return response.status_code, response.headers.get("Date"), content
 
     def _extend(self, call: _Call, deadline: Deadline | None, read: float | None) -> None:
-        """Give this attempt's request the extensions it needs: the ``trace`` that
-        takes its turn or cuts its bound once it leaves (see :meth:`_at_send`),
-        and for a transport that bounds itself, the call's deadline."""
-        if deadline is None:  # the transport bounds itself
-            if call.deadline_at is None and not call.waiting_for_turn:
-                return
-            extensions = dict(call.request.extensions)
-            if call.deadline_at is not None:
-                left = call.deadline_at - self.monotonic()
-                extensions[ENDS_BY] = asyncio.get_running_loop().time() + left
-            if call.waiting_for_turn:
-                extensions["trace"] = self._at_send(call, None, read)
-        elif call.waiting_for_turn or read is not None:
-            extensions = {**call.request.extensions, "trace": self._at_send(call, deadline, read)}
-        else:
-            return
+        """Give this attempt's request the extensions it needs, and none left over
+        from an earlier attempt: the ``trace`` that takes its turn or cuts its
+        bound once it leaves (see :meth:`_at_send`), and for a transport that
+        bounds itself, the call's deadline."""
+        extensions = call.request.extensions
+        trace = None
+        if call.waiting_for_turn or (deadline is not None and read is not None):
+            trace = self._at_send(call, deadline, read)
+        ends_by = None
+        if deadline is None and call.deadline_at is not None:
+            left = call.deadline_at - self.monotonic()
+            ends_by = asyncio.get_running_loop().time() + left
+        if trace is None and ends_by is None and not extensions.keys() & _PER_ATTEMPT:
+            return  # the common case: nothing to add, nothing to drop
+        extensions = {k: v for k, v in extensions.items() if k not in _PER_ATTEMPT}
+        if trace is not None:
+            extensions["trace"] = trace
+        if ends_by is not None:
+            extensions[ENDS_BY] = ends_by
         call.request.extensions = extensions
 
     def _attempt_bound(self, call: _Call, timeouts: Mapping[str, float | None]) -> float | None:
@@ -314,7 +335,10 @@ class Exchange:
         request, connected, is about to go out:
 
         - if the request waits for its turn, the rate limiter grants it now (the
-          attempt's bound is off meanwhile: nothing is sent while it waits);
+          attempt's bound is off meanwhile, and the wait is added to the call's
+          deadline: nothing is sent while it waits); if that came more than
+          :data:`MAX_SIGNED_WAIT` ms after the request was signed, it is not sent
+          (:class:`StaleSignature`);
         - from then on the attempt takes at most ``read`` seconds: a pool wait or
           a connection may take their own timeouts first, the server no longer
           than ``read``.
@@ -327,17 +351,25 @@ class Exchange:
         )
 
         async def trace(event: str, info: Mapping[str, object]) -> None:
+            nonlocal limit
             if not event.endswith(".send_request_headers.started"):
                 return
             if call.waiting_for_turn:
                 if deadline is not None:
                     deadline.reschedule(None)
+                waited = loop.time()
                 try:
                     call.ticket = await self.limiter.acquire()
                 finally:
                     call.waiting_for_turn = False
                     self.gate.leave()
+                waited = loop.time() - waited
+                if limit is not None:
+                    limit += waited  # the wait for a turn does not count
                 call.sent_at = self.clock()
+                ts = call.request.headers.get("ts")
+                if ts is not None and ts.isdigit() and self.now_ms() - int(ts) > MAX_SIGNED_WAIT:
+                    raise StaleSignature
             if deadline is None:
                 return
             ends = [] if limit is None else [limit]
@@ -375,11 +407,12 @@ class Exchange:
         self, call: _Call, error: ApiError | None, *, date: str | None, received_at: float
     ) -> None:
         """Tell the limiter how the answer went; take the provider's clock from it."""
-        ticket, sent_at = call.ticket, call.sent_at or received_at
+        ticket = call.ticket
+        sent_at = received_at if call.sent_at is None else call.sent_at
         if isinstance(error, RateLimitedError):
             if ticket is not None:
                 self.limiter.on_throttle(ticket)
-            rate = getattr(self.limiter, "rate", None)
+            rate = self.limited_rate()
             fire(self.hooks.on_throttle, ThrottleEvent(call.action, rate))
         elif ticket is not None:  # None: the transport never asked for the turn
             self.limiter.on_success(ticket)
@@ -432,6 +465,8 @@ class _Call:
 
 
 _UNBOUNDED: contextlib.nullcontext[None] = contextlib.nullcontext()
+_PER_ATTEMPT = frozenset({"trace", ENDS_BY})
+"""Request extensions set anew for each attempt."""
 _READ = httpx.ByteStream(b"")
 """What a response's stream becomes once read and closed."""
 

@@ -20,22 +20,37 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["HORIZON", "SendGate"]
+__all__ = ["HORIZON", "MAX_SIGNED_WAIT", "SendGate", "StaleSignature"]
 
 HORIZON = 5.0
 """Seconds of traffic, at the current rate, that may be signed and waiting."""
+MAX_SIGNED_WAIT = 30_000
+"""Milliseconds after signing past which a request is not sent when its turn
+comes (half the provider's window): it is signed again instead."""
+
+
+class StaleSignature(Exception):
+    """A request's turn came more than :data:`MAX_SIGNED_WAIT` ms after it was
+    signed: it was not sent, and must be signed again before it is."""
 
 
 class SendGate:
     """Admit requests to signing while fewer than ``rate() * horizon`` wait for
-    their turn (at least one; any number while ``rate()`` is ``None``, unlimited).
+    their turn (at least one; any number while ``rate()`` is ``None``, unlimited),
+    and no more than ``pool_size()``, the connections they will hold meanwhile.
 
     :meth:`enter` before signing, :meth:`leave` once the request has its turn
     (or failed before it). Admission is first come, first served.
     """
 
-    def __init__(self, rate: Callable[[], float | None], horizon: float = HORIZON) -> None:
+    def __init__(
+        self,
+        rate: Callable[[], float | None],
+        pool_size: Callable[[], int] | None = None,
+        horizon: float = HORIZON,
+    ) -> None:
         self._rate = rate
+        self._pool_size = pool_size
         self.horizon = horizon
         self.inside = 0
         """Requests admitted that have not left."""
@@ -43,7 +58,12 @@ class SendGate:
 
     def _room(self) -> bool:
         rate = self._rate()
-        return rate is None or self.inside < max(1, math.ceil(rate * self.horizon))
+        if rate is None:
+            return True
+        room = math.ceil(rate * self.horizon)
+        if self._pool_size is not None:
+            room = min(room, self._pool_size())
+        return self.inside < max(1, room)
 
     async def enter(self) -> None:
         """Wait, in turn, until one more request may be signed and wait for its turn."""

@@ -10,7 +10,7 @@ import pytest
 
 import nxcloud_ota as ota
 from nxcloud_ota._pacing import SendGate
-from tests._servers import answer_ok, listen, serve
+from tests._servers import OK_BODY, answer_ok, http_response, listen, read_request, serve
 from tests._support import ACCESS_KEY, ACCESS_SECRET, APP_KEY
 
 pytestmark = pytest.mark.anyio
@@ -202,3 +202,96 @@ async def test_a_place_granted_to_a_cancelled_waiter_is_passed_on() -> None:
         await first
     await second
     assert gate.inside == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_wait_for_a_turn_moves_the_call_deadline(transport: str) -> None:
+    """A 1 s wait for a turn does not use up a 0.3 s RetryPolicy.deadline: the
+    request goes out once and its answer is read."""
+    hold = asyncio.Event()
+    limiter = Turns(hold=hold)
+    policy = ota.RetryPolicy(max_attempts=1, deadline=0.3)
+    async with (
+        serve(answer_ok) as server,
+        client(server.url, limiter, transport, retry=policy) as nx,
+    ):
+        call = asyncio.ensure_future(nx.init(PHONE, IP))
+        await asyncio.sleep(1.0)
+        hold.set()
+        result = await call
+    assert result.request_id == "r1"
+    assert server.requests == 1
+
+
+class Recording:
+    """Answers every request at once, keeping each request's ``ts`` header."""
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            self.ts += [int(line[4:]) for line in request.split(b"\r\n") if line[:4] == b"ts: "]
+            writer.write(http_response(OK_BODY))
+            await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_request_whose_turn_comes_too_late_is_signed_again(transport: str) -> None:
+    """When a turn comes 40 s after the request was signed (past half the provider's
+    60 s window), that request is not sent: it is signed again, takes another turn
+    and goes out once, with a fresh ts."""
+    now = [1_700_000_000.0]
+
+    class Slow(Turns):
+        async def acquire(self) -> int:
+            if self.asked == 0:
+                now[0] += 40.0  # the first turn comes 40 s after signing
+            return await super().acquire()
+
+    limiter = Slow()
+    async with (
+        listen(Recording()) as server,
+        client(server.url, limiter, transport, clock=lambda: now[0]) as nx,
+    ):
+        await nx.init(PHONE, IP)
+    assert server.ts == [1_700_000_040_000]
+    assert limiter.asked == 2
+
+
+async def test_a_call_cancelled_while_waiting_for_its_turn_gives_back_its_places() -> None:
+    """Cancelled while it waits for its turn, a call gives back its connection and
+    its place among the signed requests: the next call, on a pool of one
+    connection and a gate of one place, goes through."""
+    hold = asyncio.Event()
+    limiter = Turns(rate=0.1, hold=hold)  # room for one signed request
+    transport = ota.AiohttpTransport(max_connections=1)
+    async with (
+        serve(answer_ok) as server,
+        ota.AsyncOtaClient(
+            access_key=ACCESS_KEY,
+            access_secret=ACCESS_SECRET,
+            app_key=APP_KEY,
+            base_url=server.url,
+            rate_limiter=limiter,
+            transport=transport,
+        ) as nx,
+    ):
+        first = asyncio.ensure_future(nx.init(PHONE, IP))
+        for _ in range(1000):  # 10 s at most
+            if limiter.waiting:
+                break
+            await asyncio.sleep(0.01)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        hold.set()
+        result = await asyncio.wait_for(nx.init(PHONE, IP), timeout=10)
+    assert result.request_id == "r1"
+    assert server.requests == 1
