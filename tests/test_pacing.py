@@ -295,3 +295,27 @@ async def test_a_call_cancelled_while_waiting_for_its_turn_gives_back_its_places
         result = await asyncio.wait_for(nx.init(PHONE, IP), timeout=10)
     assert result.request_id == "r1"
     assert server.requests == 1
+
+
+async def test_a_given_http_client_is_paced_before_its_requests_are_signed() -> None:
+    """With an ``http_client`` of the caller's (its transport unknown), a request
+    takes its turn before it is signed and sent: the limiter has been asked by
+    the time the server sees the connection."""
+    limiter = Turns()
+    async with listen(WithheldHandshake(limiter)) as server:
+        url = server.url.replace("http://", "https://")
+        async with (
+            httpx.AsyncClient() as http,
+            ota.AsyncOtaClient(
+                access_key=ACCESS_KEY,
+                access_secret=ACCESS_SECRET,
+                app_key=APP_KEY,
+                base_url=url,
+                rate_limiter=limiter,
+                http_client=http,
+                retry=ota.RetryPolicy(max_attempts=1),
+            ) as nx,
+        ):
+            with pytest.raises(ota.ConnectionFailedError):
+                await nx.init(PHONE, IP)
+    assert server.asked_at_hello == [1]
