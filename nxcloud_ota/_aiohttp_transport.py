@@ -15,8 +15,8 @@ Like httpx's own transport, it calls a request's ``trace`` extension once it
 holds a connection and is about to write the request, with the event
 ``http11.send_request_headers.started``: the client's rate limiter grants the
 request its turn there. Header names go out exactly as the request spells them
-(``accessKey``, not ``accesskey``). The body comes back as it was on the wire, still encoded: the
-caller decodes it within its cap, never httpx in one go.
+(``accessKey``, not ``accesskey``). The body comes back as it was on the wire,
+still encoded: the caller decodes it within its cap, never httpx in one go.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import aiohttp
 import httpx
 from aiohttp.connector import Connection
 
-from ._deadline import ENDS_BY, Deadline, within
+from ._deadline import ENDS_BY, Deadline, earliest, within
 from ._decoding import RAW_BODY
 from ._slots import Slots
 
@@ -272,9 +272,11 @@ def _at_send(
         await trace("http11.send_request_headers.started", {"request": request})
         waited = loop.time() - waited
         # The callback's wait (for the request's turn) counts against nothing.
-        ends = [] if ends_by is None else [ends_by + waited]
-        if read is not None:
-            ends.append(loop.time() + read)
-        deadline.reschedule(min(ends, default=None))
+        deadline.reschedule(
+            earliest(
+                None if ends_by is None else ends_by + waited,
+                None if read is None else loop.time() + read,
+            )
+        )
 
     return at_send

@@ -13,11 +13,20 @@ import sys
 from types import TracebackType
 from typing import Protocol
 
-__all__ = ["ENDS_BY", "Deadline", "within"]
+__all__ = ["ENDS_BY", "Deadline", "earliest", "within"]
 
 ENDS_BY = "nxcloud_ota.ends_by"
 """A request extension: the event loop's time by which a transport that bounds
 itself (:class:`AiohttpTransport`) must have ended the request, answer read."""
+
+
+def earliest(*moments: float | None) -> float | None:
+    """The earliest of ``moments`` that are set; ``None`` if none is.
+
+    >>> earliest(None, 12.5, 10.0), earliest(None, None)
+    (10.0, None)
+    """
+    return min((moment for moment in moments if moment is not None), default=None)
 
 
 class Deadline(Protocol):

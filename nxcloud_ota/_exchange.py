@@ -15,7 +15,7 @@ import httpx
 
 from ._auth import SIGNED_AS, Secret, SigningAuth
 from ._clock import ClockSync
-from ._deadline import ENDS_BY, Deadline, within
+from ._deadline import ENDS_BY, Deadline, earliest, within
 from ._decoding import ACCEPT_ENCODING, RAW_BODY, BodyDecoder, UndecodableBody, too_large
 from ._envelope import decode_response
 from ._errors import (
@@ -370,12 +370,8 @@ class Exchange:
                 ts = call.request.headers.get("ts")
                 if ts is not None and ts.isdigit() and self.now_ms() - int(ts) > MAX_SIGNED_WAIT:
                     raise StaleSignature
-            if deadline is None:
-                return
-            ends = [] if limit is None else [limit]
-            if read is not None:
-                ends.append(loop.time() + read)
-            deadline.reschedule(min(ends, default=None))
+            if deadline is not None:
+                deadline.reschedule(earliest(limit, None if read is None else loop.time() + read))
 
         return trace
 
